@@ -1,0 +1,191 @@
+"""HTTP: the aiohttp application; handlers only pick cached bytes and answer conditionals."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Awaitable, Callable
+
+from aiohttp import web
+
+from .metrics import Metrics
+from .model import LANGS
+from .publish import Rendered
+from .render import VIEWS, View
+from .service import HOME_ENTRIES, Key, Service
+from .settings import Settings
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+SERVICE = web.AppKey("service", Service)
+METRICS = web.AppKey("metrics", Metrics)
+
+MAX_LIMIT = 500
+_HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$")
+_JSON = "application/json; charset=utf-8"
+_NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+def _error(status: int, message: str, **headers: str) -> web.Response:
+    body = json.dumps({"error": message, "status": status}).encode()
+    return web.Response(status=status, body=body, headers={"Content-Type": _JSON, **_NO_STORE, **headers})
+
+
+def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 6 or not low <= int(raw) <= high:
+        raise web.HTTPBadRequest(
+            body=json.dumps({"error": f"{name} must be a whole number from {low} to {high}", "status": 400}),
+            content_type="application/json", headers=_NO_STORE)
+    return int(raw)
+
+
+def _wants_gzip(request: web.Request) -> bool:
+    accept = request.headers.get("Accept-Encoding", "")
+    if "gzip" not in accept:
+        return False
+    for part in accept.split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip().lower() in ("gzip", "*"):
+            q = params.strip().lower()
+            return not (q.startswith("q=") and q[2:].strip() in ("0", "0.0", "0.00", "0.000"))
+    return False
+
+
+def _respond(request: web.Request, rendered: Rendered) -> web.Response:
+    """200 or 304 from cached bytes: If-None-Match wins; else If-Modified-Since at or after Last-Modified."""
+    gz = _wants_gzip(request)
+    headers = rendered.headers_gzip if gz else rendered.headers
+    inm = request.headers.get("If-None-Match")
+    if inm is not None:
+        fresh = rendered.matches(inm)
+    else:
+        ims = request.if_modified_since if "If-Modified-Since" in request.headers else None
+        fresh = ims is not None and ims >= rendered.last_modified
+    if fresh:
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=rendered.gzipped if gz else rendered.body, headers=headers)
+
+
+class Routes:
+    """The handlers, bound to one service."""
+
+    def __init__(self, settings: Settings, service: Service) -> None:
+        self.settings = settings
+        self.service = service
+
+    def base_url(self, request: web.Request) -> str:
+        """The configured base URL, else the one the client used (proxies' X-Forwarded-* honoured)."""
+        if self.settings.base_url:
+            return self.service.base_url
+        headers = request.headers
+        proto = headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower() or request.scheme
+        host = headers.get("X-Forwarded-Host", "").split(",")[0].strip() or request.host
+        if proto not in ("http", "https") or not _HOST.match(host or ""):
+            return self.service.base_url
+        return f"{proto}://{host}"
+
+    async def _send(self, request: web.Request, key: Key) -> web.Response:
+        rendered = self.service.get(key)
+        if rendered is None:
+            if not self.service.health().ready:
+                return _error(503, "starting: the first scan of the seeds folder is not finished",
+                              **{"Retry-After": "1"})
+            rendered = await self.service.variant(key)
+        return _respond(request, rendered)
+
+    def feed(self, view: View) -> Handler:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            limit = _int_param(request, "limit", self.settings.page_size, 1, MAX_LIMIT)
+            page = _int_param(request, "page", 1, 1, 999_999)
+            if page > 1 and (page - 1) * limit >= self.service.total(view.lang):
+                return _error(404, f"page {page} is past the last page of {view.path}")
+            return await self._send(request, Key(view, limit, page, self.base_url(request)))
+        return handler
+
+    async def home(self, request: web.Request) -> web.StreamResponse:
+        return await self._send(request, Key(None, HOME_ENTRIES, 1, self.base_url(request)))
+
+    async def healthz(self, request: web.Request) -> web.StreamResponse:
+        health = self.service.health()
+        body = {
+            "status": health.status,
+            "documents": health.documents,
+            "rejected": [{"path": path, "reason": reason} for path, reason in health.rejected],
+            "last_change": health.last_change.isoformat() if health.last_change else None,
+            "watcher": "alive" if health.watcher_alive else "dead",
+            "problems": list(health.problems),
+            "index": health.index,
+        }
+        ok = health.ready and health.serving_ok
+        headers = {"Content-Type": _JSON, **_NO_STORE}
+        if not ok:
+            headers["Retry-After"] = "5"
+        return web.Response(status=200 if ok else 503, headers=headers,
+                            body=json.dumps(body, ensure_ascii=False).encode())
+
+    async def metrics(self, request: web.Request) -> web.StreamResponse:
+        metrics = request.app[METRICS]
+        return web.Response(body=metrics.exposition(), headers={"Content-Type": metrics.content_type, **_NO_STORE})
+
+    async def not_found(self, request: web.Request) -> web.StreamResponse:
+        return _error(404, "no such resource; feeds are listed at /")
+
+
+def _instrument(metrics: Metrics, route: str, handler: Handler) -> Handler:
+    """Count and time requests in the handler itself: cheaper than a middleware on every request."""
+    counters: dict[int, object] = {}
+    timer = metrics.request_seconds.labels(route)
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        try:
+            response = await handler(request)
+            status = response.status
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            timer.observe(time.perf_counter() - started)
+        counter = counters.get(status)
+        if counter is None:
+            counter = counters[status] = metrics.requests.labels(route, str(status))
+        counter.inc()  # type: ignore[attr-defined]
+        return response
+    return wrapped
+
+
+def create_app(settings: Settings, *, service: Service | None = None, metrics: Metrics | None = None) -> web.Application:
+    """The application; the service starts and stops with it."""
+    metrics = metrics or Metrics()
+    service = service or Service(settings, metrics)
+    app = web.Application(client_max_size=1024)
+    app[SERVICE] = service
+    app[METRICS] = metrics
+    routes = Routes(settings, service)
+
+    def add(path: str, handler: Handler) -> None:
+        if settings.metrics:
+            handler = _instrument(metrics, path, handler)
+        app.router.add_get(path, handler)
+
+    for view in VIEWS:
+        add(view.path, routes.feed(view))
+    add("/", routes.home)
+    add("/index.html", routes.home)
+    add("/healthz", routes.healthz)
+    if settings.metrics:
+        add("/metrics", routes.metrics)
+    app.router.add_route("GET", "/{tail:.*}", routes.not_found)
+
+    async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
+        await service.start()
+        yield
+        await service.stop()
+
+    app.cleanup_ctx.append(lifecycle)
+    assert {v.lang for v in VIEWS} == {None, *LANGS}
+    return app

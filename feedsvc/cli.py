@@ -1,0 +1,88 @@
+"""The `feedsvc` command: `serve` publishes a folder, `parse` prints documents as JSON lines."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from typing import Sequence
+
+from . import logs
+from .settings import SPEC, Settings, SettingsError, add_arguments
+
+log = logging.getLogger("feedsvc")
+
+
+def _settings_table() -> str:
+    width = max(len(s.env) for s in SPEC)
+    lines = [f"  {s.env:<{width}}  {s.flag} (default: {s.default})" for s in SPEC]
+    return "every serve flag is also an environment variable; flags win:\n" + "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="feedsvc", description="Publish a folder of bilingual press digests as RSS, Atom and JSON Feed.",
+        epilog=_settings_table(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="watch the seeds folder and serve its feeds over HTTP",
+                                epilog=_settings_table(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(serve)
+    parse = commands.add_parser("parse", help="print one JSON record per document file (JSON lines)")
+    parse.add_argument("files", nargs="+", metavar="FILE")
+    parse.add_argument("--pattern", default=None, help="document file-name pattern [FEEDSVC_PATTERN, default *.txt]")
+    parse.add_argument("--max-bytes", dest="max_bytes", default=None,
+                       help="largest document accepted [FEEDSVC_MAX_BYTES, default 1048576]")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    values = {k: v for k, v in vars(args).items() if k not in ("command", "files")}
+    try:
+        settings = Settings.build(values, check_dirs=args.command == "serve")
+    except SettingsError as exc:
+        print(f"feedsvc: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "parse":
+        from .cli_parse import parse_command
+
+        logs.configure("warning", settings.log_format)
+        return parse_command(args.files, pattern=settings.pattern, max_bytes=settings.max_bytes)
+    return serve(settings)
+
+
+def serve(settings: Settings) -> int:
+    from aiohttp import web
+
+    from .app import create_app
+
+    logs.configure(settings.log_level, settings.log_format)
+    loop = _new_loop(settings.uvloop)
+    asyncio.set_event_loop(loop)
+    app = create_app(settings)
+    access = logging.getLogger("aiohttp.access") if settings.log_level == "debug" else None
+    log.info("serving %s on http://%s:%d", settings.seeds, settings.host, settings.port)
+    try:
+        web.run_app(app, host=settings.host, port=settings.port, loop=loop, access_log=access,
+                    print=None, shutdown_timeout=5.0, handle_signals=True)
+    except OSError as exc:
+        print(f"feedsvc: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    log.info("stopped")
+    return 0
+
+
+def _new_loop(use_uvloop: bool) -> asyncio.AbstractEventLoop:
+    if use_uvloop:
+        try:
+            import uvloop
+
+            return uvloop.new_event_loop()
+        except ImportError:
+            pass
+    return asyncio.new_event_loop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,270 @@
+"""The index: one SQLite row per file seen in the seeds folder, accepted or rejected."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from .model import LANGS, Document, Entry, Lang
+
+log = logging.getLogger("feedsvc.index")
+
+# Bump when the table layout or the parser's output changes: every row is then re-read from its file.
+SCHEMA_VERSION = 3
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    path TEXT PRIMARY KEY,
+    id TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    record TEXT,
+    reason TEXT,
+    published_ns INTEGER NOT NULL,
+    updated_ns INTEGER NOT NULL,
+    first_seen_ns INTEGER NOT NULL,
+    has_en INTEGER NOT NULL,
+    has_uk INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS by_date ON documents (published_ns DESC, updated_ns DESC, id)
+    WHERE record IS NOT NULL;
+CREATE INDEX IF NOT EXISTS by_date_en ON documents (published_ns DESC, updated_ns DESC, id)
+    WHERE record IS NOT NULL AND has_en = 1;
+CREATE INDEX IF NOT EXISTS by_date_uk ON documents (published_ns DESC, updated_ns DESC, id)
+    WHERE record IS NOT NULL AND has_uk = 1;
+CREATE INDEX IF NOT EXISTS by_updated ON documents (updated_ns) WHERE record IS NOT NULL;
+CREATE INDEX IF NOT EXISTS by_updated_en ON documents (updated_ns) WHERE record IS NOT NULL AND has_en = 1;
+CREATE INDEX IF NOT EXISTS by_updated_uk ON documents (updated_ns) WHERE record IS NOT NULL AND has_uk = 1;
+"""
+
+_FILTER = {
+    None: "record IS NOT NULL",
+    "en": "record IS NOT NULL AND has_en = 1",
+    "uk": "record IS NOT NULL AND has_uk = 1",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FileState:
+    """What the index remembers of one file, kept in memory to reconcile without SQL."""
+
+    id: str
+    hash: str
+    size: int
+    mtime_ns: int
+    first_seen_ns: int
+    langs: tuple[Lang, ...]
+    reason: str | None  # None when the file is a published document
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One write to the index: the file's state plus its parsed document, if accepted."""
+
+    path: str
+    state: FileState
+    document: Document | None
+    published_ns: int
+    updated_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class IndexStatus:
+    """Where the index lives and whether it is healthy; shown on /healthz."""
+
+    location: str
+    problem: str | None
+
+
+def ns_to_datetime(ns: int) -> dt.datetime:
+    """Nanoseconds since the epoch as an aware UTC datetime, keeping microseconds."""
+    return dt.datetime.fromtimestamp(ns // 1000 / 1_000_000, dt.timezone.utc)
+
+
+class Index:
+    """SQLite storage of documents; called from one worker thread only, never the event loop."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self._file = state_dir / "index.sqlite3"
+        self._problem: str | None = None
+        self._lock = threading.Lock()
+        self._db = self._open()
+        self._location = self._db.execute("PRAGMA database_list").fetchone()[2] or ":memory:"
+        self._states: dict[str, FileState] = self._load_states()
+
+    # -- opening, and surviving a broken state folder --------------------------------------
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            return self._open_file()
+        except (sqlite3.DatabaseError, OSError) as exc:
+            first = f"{type(exc).__name__}: {exc}"
+        # The folder is the source of truth: move the broken file aside and start over.
+        try:
+            broken = self._file.with_name(f"{self._file.name}.broken-{time.time_ns()}")
+            if self._file.exists():
+                self._file.rename(broken)
+            for suffix in ("-wal", "-shm"):
+                self._file.with_name(self._file.name + suffix).unlink(missing_ok=True)
+            db = self._open_file()
+            self._problem = f"index was unreadable ({first}); moved aside to {broken.name} and rebuilt"
+            log.warning("%s", self._problem)
+            return db
+        except (sqlite3.DatabaseError, OSError) as exc:
+            self._problem = f"index file unusable ({first}; {exc}); running from memory"
+            log.error("%s", self._problem)
+            return self._connect(":memory:")
+
+    def _open_file(self) -> sqlite3.Connection:
+        self._file.parent.mkdir(parents=True, exist_ok=True)
+        db = self._connect(str(self._file))
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                with db:
+                    db.execute("DROP TABLE IF EXISTS documents")
+                    db.executescript(_SCHEMA)
+                    db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            # A truncated or overwritten file fails here rather than mid-serve.
+            db.execute("SELECT count(*) FROM documents").fetchone()
+            ok = db.execute("PRAGMA quick_check(1)").fetchone()[0]
+            if ok != "ok":
+                raise sqlite3.DatabaseError(f"integrity check failed: {ok}")
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    @staticmethod
+    def _connect(target: str) -> sqlite3.Connection:
+        db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA synchronous=NORMAL")
+        if target == ":memory:":
+            db.executescript(_SCHEMA)
+        return db
+
+    def _load_states(self) -> dict[str, FileState]:
+        rows = self._db.execute(
+            "SELECT path, id, hash, size, mtime_ns, first_seen_ns, has_en, has_uk, reason FROM documents")
+        return {
+            path: FileState(id, digest, size, mtime, first, _langs(en, uk), reason)
+            for path, id, digest, size, mtime, first, en, uk, reason in rows
+        }
+
+    def _fall_back_to_memory(self, exc: Exception) -> None:
+        """Copy what we have into memory so a full disk or read-only folder never stops serving."""
+        memory = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        self._db.backup(memory)
+        self._db.close()
+        self._db = memory
+        self._location = ":memory:"
+        self._problem = f"index not writable ({exc}); serving from memory until restart"
+        log.error("%s", self._problem)
+
+    @property
+    def status(self) -> IndexStatus:
+        """Read without SQL, so the event loop can ask while the worker writes."""
+        return IndexStatus(location=self._location, problem=self._problem)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def state(self, path: str) -> FileState | None:
+        return self._states.get(path)
+
+    def paths(self) -> Iterable[str]:
+        return self._states.keys()
+
+    def rejected(self) -> list[tuple[str, str]]:
+        return sorted((p, s.reason) for p, s in self._states.items() if s.reason is not None)
+
+    def count(self, lang: Lang | None = None) -> int:
+        return sum(1 for s in self._states.values()
+                   if s.reason is None and (lang is None or lang in s.langs))
+
+    def counts(self) -> dict[Lang | None, int]:
+        """Published documents per view, in one pass."""
+        totals: dict[Lang | None, int] = {None: 0, "en": 0, "uk": 0}
+        for s in self._states.values():
+            if s.reason is None:
+                totals[None] += 1
+                for lang in s.langs:
+                    totals[lang] += 1
+        return totals
+
+    def newest_update(self, lang: Lang | None) -> dt.datetime | None:
+        row = self._db.execute(f"SELECT max(updated_ns) FROM documents WHERE {_FILTER[lang]}").fetchone()
+        return ns_to_datetime(row[0]) if row and row[0] is not None else None
+
+    def page(self, lang: Lang | None, limit: int, offset: int) -> tuple[Entry, ...]:
+        """Entries newest first: document date, then last change, then id for a stable order."""
+        rows = self._db.execute(
+            f"SELECT record, published_ns, updated_ns FROM documents WHERE {_FILTER[lang]} "
+            "ORDER BY published_ns DESC, updated_ns DESC, id LIMIT ? OFFSET ?", (limit, offset))
+        return tuple(Entry(Document.from_json(json.loads(record)), ns_to_datetime(pub), ns_to_datetime(upd))
+                     for record, pub, upd in rows)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def write(self, rows: Iterable[Row], removed: Iterable[str] = (),
+              touched: Iterable[tuple[str, int, int]] = ()) -> None:
+        """Apply a batch in one transaction: a kill at any moment leaves the old or the new state.
+
+        `touched` are (path, size, mtime_ns) of files whose stat moved but whose bytes did not.
+        """
+        rows, removed, touched = list(rows), list(removed), list(touched)
+        if not rows and not removed and not touched:
+            return
+        params = [
+            (r.path, r.state.id, r.state.hash, r.state.size, r.state.mtime_ns,
+             json.dumps(r.document.to_json(), ensure_ascii=False, separators=(",", ":")) if r.document else None,
+             r.state.reason, r.published_ns, r.updated_ns, r.state.first_seen_ns,
+             int("en" in r.state.langs), int("uk" in r.state.langs))
+            for r in rows
+        ]
+        try:
+            self._execute_batch(params, removed, touched)
+        except sqlite3.Error as exc:
+            if self._location == ":memory:":
+                raise
+            self._fall_back_to_memory(exc)
+            self._execute_batch(params, removed, touched)
+        for path, size, mtime_ns in touched:
+            old = self._states[path]
+            self._states[path] = FileState(old.id, old.hash, size, mtime_ns, old.first_seen_ns, old.langs, old.reason)
+        for r in rows:
+            self._states[r.path] = r.state
+        for path in removed:
+            self._states.pop(path, None)
+
+    def _execute_batch(self, params: list[tuple[object, ...]], removed: list[str],
+                       touched: list[tuple[str, int, int]]) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany("INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", params)
+                self._db.executemany("DELETE FROM documents WHERE path = ?", ((p,) for p in removed))
+                self._db.executemany("UPDATE documents SET size = ?, mtime_ns = ? WHERE path = ?",
+                                     ((size, mtime, p) for p, size, mtime in touched))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def close(self) -> None:
+        try:
+            self._db.close()
+        except sqlite3.Error:
+            pass
+
+
+def _langs(en: int, uk: int) -> tuple[Lang, ...]:
+    return tuple(lang for lang, has in zip(LANGS, (en, uk)) if has)
+

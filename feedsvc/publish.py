@@ -1,0 +1,92 @@
+"""Published bytes: every rendered feed with its gzip form and validators, swapped in per change."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
+from email.utils import format_datetime
+from typing import Hashable, Mapping
+
+from multidict import CIMultiDict, CIMultiDictProxy
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """One representation ready to send: bodies, validators and the headers that go with them."""
+
+    body: bytes
+    gzipped: bytes
+    etag: str
+    last_modified: dt.datetime
+    headers: CIMultiDictProxy[str]
+    headers_gzip: CIMultiDictProxy[str]
+
+    @classmethod
+    def build(cls, body: bytes, media_type: str, updated: dt.datetime | None,
+              extra: Mapping[str, str]) -> Rendered:
+        # A strong ETag from the bytes: replicas rendering the same folder send the same validator.
+        tag = hashlib.sha256(body).hexdigest()[:32]
+        # mtime=0 keeps the gzip bytes, and so their ETag, identical across processes.
+        gzipped = gzip.compress(body, compresslevel=6, mtime=0)
+        last_modified = (updated or EPOCH).replace(microsecond=0)
+        common = {
+            "Content-Type": media_type,
+            "Last-Modified": format_datetime(last_modified, usegmt=True),
+            "Vary": "Accept-Encoding",
+            **extra,
+        }
+        plain = CIMultiDict(common, ETag=f'"{tag}"')
+        packed = CIMultiDict(common, ETag=f'"{tag}-gzip"')
+        packed["Content-Encoding"] = "gzip"
+        return cls(body, gzipped, tag, last_modified, CIMultiDictProxy(plain), CIMultiDictProxy(packed))
+
+    def matches(self, if_none_match: str) -> bool:
+        """RFC 9110 weak comparison against an If-None-Match list; either coding's tag matches."""
+        for candidate in if_none_match.split(","):
+            candidate = candidate.strip()
+            if candidate == "*":
+                return True
+            if candidate.startswith("W/"):
+                candidate = candidate[2:]
+            candidate = candidate.strip('"')
+            if candidate == self.etag or candidate == f"{self.etag}-gzip":
+                return True
+        return False
+
+
+class Shelf:
+    """The current bytes per key; defaults are replaced per change, other variants kept in an LRU."""
+
+    def __init__(self, extra_capacity: int = 256) -> None:
+        self._main: dict[Hashable, Rendered] = {}
+        self._extra: OrderedDict[Hashable, Rendered] = OrderedDict()
+        self._capacity = extra_capacity
+        self.generation = 0
+
+    def get(self, key: Hashable) -> Rendered | None:
+        found = self._main.get(key)
+        if found is None:
+            found = self._extra.get(key)
+            if found is not None:
+                self._extra.move_to_end(key)
+        return found
+
+    def put_main(self, key: Hashable, rendered: Rendered) -> None:
+        self._main[key] = rendered
+
+    def put_extra(self, key: Hashable, rendered: Rendered, generation: int) -> None:
+        if generation != self.generation:
+            return  # rendered from data that has changed since
+        self._extra[key] = rendered
+        while len(self._extra) > self._capacity:
+            self._extra.popitem(last=False)
+
+    def changed(self) -> None:
+        """The index changed: variants rendered on demand are stale now."""
+        self.generation += 1
+        self._extra.clear()

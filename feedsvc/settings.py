@@ -1,0 +1,189 @@
+"""Settings: built once at start from flags, then FEEDSVC_* variables, then defaults."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Callable, Literal, Mapping
+from urllib.parse import urlsplit
+
+ENV_PREFIX = "FEEDSVC_"
+
+
+class SettingsError(Exception):
+    """A setting that stops the start; the message is the one line shown to the operator."""
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """How one setting is spelled, parsed and documented."""
+
+    name: str
+    default: Any
+    help: str
+    parse: Callable[[str], Any] = str
+    choices: tuple[str, ...] | None = None
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+def _bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected true or false, got {text!r}")
+
+
+def _optional(text: str) -> str | None:
+    return text or None
+
+
+SPEC: tuple[Setting, ...] = (
+    Setting("seeds", "./seeds", "folder of documents to publish (watched, subfolders too)"),
+    Setting("host", "127.0.0.1", "address to listen on"),
+    Setting("port", 8080, "port to listen on", int),
+    Setting("base_url", None, "absolute public URL of the service; unset: taken from each request", _optional),
+    Setting("state_dir", "./var", "folder for the SQLite index"),
+    Setting("watch", "inotify", "how to follow the folder: inotify events, or polling for network and bind mounts",
+            str, ("inotify", "polling")),
+    Setting("poll_interval", 1.0, "seconds between polls with --watch polling", float),
+    Setting("rescan_interval", 60.0, "seconds between reconciliation scans (0 disables)", float),
+    Setting("debounce", 0.01, "seconds a burst of events on one path is collapsed over", float),
+    Setting("pattern", "*.txt", "file-name pattern of documents"),
+    Setting("max_bytes", 1 << 20, "largest document accepted, in bytes", int),
+    Setting("title", "feedsvc: foreign press digest", "feed title"),
+    Setting("subtitle", "Foreign-press articles summarised in English and Ukrainian", "feed subtitle"),
+    Setting("author", "feedsvc editorial team", "feed author name"),
+    Setting("tag_authority", "feedsvc.localhost,2026", "authority and date of tag: URIs (RFC 4151), e.g. example.org,2026"),
+    Setting("language", "uk", "primary language of the bilingual feed", str, ("uk", "en")),
+    Setting("page_size", 50, "entries per feed page by default", int),
+    Setting("max_age", 300, "Cache-Control max-age of feeds, in seconds", int),
+    Setting("log_level", "info", "log level", str, ("debug", "info", "warning", "error")),
+    Setting("log_format", "text", "log line format", str, ("text", "json")),
+    Setting("metrics", True, "serve /metrics and count requests", _bool),
+    Setting("uvloop", True, "use uvloop's event loop where installed", _bool),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every setting of a running service, validated."""
+
+    seeds: Path
+    host: str
+    port: int
+    base_url: str | None
+    state_dir: Path
+    watch: Literal["inotify", "polling"]
+    poll_interval: float
+    rescan_interval: float
+    debounce: float
+    pattern: str
+    max_bytes: int
+    title: str
+    subtitle: str
+    author: str
+    tag_authority: str
+    language: Literal["uk", "en"]
+    page_size: int
+    max_age: int
+    log_level: str
+    log_format: str
+    metrics: bool
+    uvloop: bool
+
+    @classmethod
+    def build(cls, values: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
+              *, check_dirs: bool = True) -> Settings:
+        """Merge explicit values (flags) over FEEDSVC_* variables over defaults, and validate."""
+        values = values or {}
+        env = os.environ if env is None else env
+        merged: dict[str, Any] = {}
+        for spec in SPEC:
+            if values.get(spec.name) is not None:
+                raw, origin = values[spec.name], spec.flag
+            elif spec.env in env:
+                raw, origin = env[spec.env], spec.env
+            else:
+                merged[spec.name] = spec.default
+                continue
+            if isinstance(raw, str):
+                try:
+                    raw = spec.parse(raw)
+                except ValueError as exc:
+                    raise SettingsError(f"{origin}: {exc}") from None
+            if spec.choices and raw not in spec.choices:
+                raise SettingsError(f"{origin}: {raw!r} is not one of {', '.join(spec.choices)}")
+            merged[spec.name] = raw
+        merged["seeds"] = Path(merged["seeds"])
+        merged["state_dir"] = Path(merged["state_dir"])
+        settings = cls(**merged)
+        settings._validate(check_dirs)
+        return settings
+
+    def _validate(self, check_dirs: bool) -> None:
+        if not 0 <= self.port <= 65535:
+            raise SettingsError(f"port: {self.port} is not a TCP port (0-65535)")
+        if self.base_url is not None:
+            parts = urlsplit(self.base_url)
+            if parts.scheme not in {"http", "https"} or not parts.netloc:
+                raise SettingsError(f"base URL {self.base_url!r} is not an absolute http(s) URL")
+        for name in ("poll_interval", "debounce"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{name}: must be a positive number of seconds")
+        if self.rescan_interval < 0:
+            raise SettingsError("rescan_interval: must be 0 (off) or a positive number of seconds")
+        if not 1 <= self.page_size <= 500:
+            raise SettingsError(f"page_size: {self.page_size} is outside 1-500")
+        if self.max_bytes < 1024:
+            raise SettingsError(f"max_bytes: {self.max_bytes} is too small (at least 1024)")
+        if self.max_age < 0:
+            raise SettingsError("max_age: must not be negative")
+        if "," not in self.tag_authority:
+            raise SettingsError(f"tag_authority {self.tag_authority!r} needs a date: authority,YYYY[-MM[-DD]]")
+        if check_dirs:
+            self._check_dirs()
+
+    def _check_dirs(self) -> None:
+        if not self.seeds.is_dir():
+            raise SettingsError(f"seeds folder {str(self.seeds)!r} does not exist or is not a folder")
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self.state_dir, prefix=".probe-"):
+                pass
+        except OSError as exc:
+            raise SettingsError(f"state folder {str(self.state_dir)!r} is not writable: {exc.strerror or exc}") from None
+
+    @property
+    def bound_url(self) -> str:
+        """The base URL feeds are pre-rendered for when none is configured."""
+        if self.base_url:
+            return self.base_url.rstrip("/")
+        host = "127.0.0.1" if self.host in {"0.0.0.0", "::", ""} else self.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """One flag per setting; defaults stay None so FEEDSVC_* variables can fill them."""
+    for spec in SPEC:
+        kwargs: dict[str, Any] = {"default": None, "dest": spec.name,
+                                  "help": f"{spec.help} [{spec.env}, default: {spec.default}]"}
+        if spec.choices:
+            kwargs["choices"] = spec.choices
+        parser.add_argument(spec.flag, **kwargs)
+
+
+def setting_names() -> tuple[str, ...]:
+    return tuple(f.name for f in fields(Settings))

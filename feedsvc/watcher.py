@@ -1,0 +1,225 @@
+"""Watching: watchdog events, handed to the event loop, turned into paths ready to read."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Callable, Literal
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
+from watchdog.observers.polling import PollingObserver
+
+try:  # watchdog >= 5
+    from watchdog.observers.inotify_move_event_grouper import InotifyMoveEventGrouper
+except ImportError:  # pragma: no cover - other platforms and versions
+    InotifyMoveEventGrouper = None
+
+log = logging.getLogger("feedsvc.watcher")
+
+# watchdog holds every IN_MOVED_FROM for 0.5 s hoping to pair it with its IN_MOVED_TO, and all later
+# events queue behind it: a burst of rsync-style renames then waits ~0.5 s. We never need the pairing
+# (an unpaired move is a delete plus a create, which we handle the same way), so keep the wait short.
+MOVE_PAIR_DELAY = 0.005
+if InotifyMoveEventGrouper is not None:
+    InotifyMoveEventGrouper.delay = MOVE_PAIR_DELAY
+
+Mode = Literal["inotify", "polling"]
+
+
+class _Handler(FileSystemEventHandler):
+    """Runs on the observer thread: only queues events and wakes the loop once per batch."""
+
+    def __init__(self, watcher: Watcher) -> None:
+        self._watcher = watcher
+        self._lock = threading.Lock()
+        self._batch: list[FileSystemEvent] = []
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        with self._lock:
+            self._batch.append(event)
+            first = len(self._batch) == 1
+        if first:
+            try:
+                self._watcher.loop.call_soon_threadsafe(self._drain)
+            except RuntimeError:  # loop closed during shutdown
+                pass
+
+    def _drain(self) -> None:
+        with self._lock:
+            batch, self._batch = self._batch, []
+        for event in batch:
+            self._watcher.handle(event)
+
+
+class Watcher:
+    """Decides when a file is complete and asks for it to be read, debounced per path.
+
+    Completion comes from the filesystem: inotify's close-after-write and moved-into events. A file
+    created by a writer is opened (IN_OPEN) right after IN_CREATE and is not read until its last
+    writer closes it, however long it pauses; a file that appears without being opened was moved or
+    linked in whole. In polling mode there is no close event, so a file is read once its size and
+    mtime are the same across two polls.
+    """
+
+    def __init__(self, root: Path, *, mode: Mode, debounce: float, poll_interval: float,
+                 on_ready: Callable[[set[str]], None], on_event: Callable[[str], None] | None = None,
+                 loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.root = root
+        self.mode = mode
+        self.debounce = debounce
+        self.poll_interval = poll_interval
+        self.loop = loop or asyncio.get_running_loop()
+        self._on_ready = on_ready
+        self._on_event = on_event or (lambda kind: None)
+        self._observer: BaseObserver | None = None
+        self._open: dict[str, int] = {}
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._due: set[str] = set()
+        self._flush: asyncio.TimerHandle | None = None
+        self._root_abs = os.path.abspath(root)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start a fresh observer (raises OSError when the folder cannot be watched)."""
+        self.stop()
+        if self.mode == "polling":
+            observer: BaseObserver = PollingObserver(timeout=self.poll_interval)
+        else:
+            observer = Observer()
+        observer.schedule(_Handler(self), str(self.root), recursive=True)
+        observer.daemon = True
+        observer.start()
+        self._observer = observer
+        log.info("watching %s (%s)", self.root, self.mode)
+
+    def stop(self) -> None:
+        observer, self._observer = self._observer, None
+        if observer is not None:
+            observer.stop()
+            observer.join(timeout=5)
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        self._open.clear()
+
+    @property
+    def alive(self) -> bool:
+        observer = self._observer
+        if observer is None or not observer.is_alive():
+            return False
+        return all(emitter.is_alive() for emitter in observer.emitters)
+
+    # -- events (on the loop) --------------------------------------------------------------
+
+    def _rel(self, path: str | bytes) -> str | None:
+        text = os.fsdecode(path)
+        rel = os.path.relpath(text, self._root_abs) if os.path.isabs(text) else text
+        if rel == "." or rel.startswith(".." + os.sep) or rel == "..":
+            return None
+        return Path(rel).as_posix()
+
+    def handle(self, event: FileSystemEvent) -> None:
+        self._on_event(event.event_type)
+        src = self._rel(event.src_path)
+        dest = self._rel(event.dest_path) if event.dest_path else None
+        kind = event.event_type
+        if event.is_directory:
+            if kind in ("created", "moved", "deleted"):
+                for rel in (src, dest):
+                    if rel is not None:
+                        self._ready_dir(rel)
+            return
+        if src is None:
+            return
+        if kind == "opened":
+            self._open[src] = self._open.get(src, 0) + 1
+        elif kind in ("closed", "closed_no_write"):
+            left = self._open.get(src, 0) - 1
+            if left > 0:
+                self._open[src] = left
+            else:
+                self._open.pop(src, None)
+            if kind == "closed":
+                self._ready(src)
+        elif kind == "created":
+            # Wait one debounce: a writer's IN_OPEN follows its IN_CREATE in the same batch.
+            self._later(src, self.debounce, self._created)
+        elif kind == "modified" or kind == "attrib":
+            if self.mode == "polling":
+                self._stable_after_poll(src)
+            elif kind == "attrib" and not self._open.get(src):
+                self._ready(src)  # chmod can make an unreadable file readable
+        elif kind == "deleted":
+            self._open.pop(src, None)
+            self._ready(src)
+        elif kind == "moved":
+            self._open.pop(src, None)
+            self._ready(src)
+            if dest is not None:
+                self._ready(dest)
+
+    def _created(self, rel: str) -> None:
+        if self.mode == "polling":
+            self._stable_after_poll(rel)
+        elif not self._open.get(rel):
+            self._ready(rel)
+
+    def _stable_after_poll(self, rel: str) -> None:
+        first = _stat_key(self.root / rel)
+
+        def check(_: str) -> None:
+            now = _stat_key(self.root / rel)
+            if now == first:
+                self._ready(rel)
+            else:
+                self._stable_after_poll(rel)
+
+        self._later(rel, self.poll_interval, check)
+
+    def _ready_dir(self, rel: str) -> None:
+        """A folder appeared, vanished or moved: its contents are read (or dropped) by the caller."""
+        self._due.add(rel + "/")
+        self._schedule_flush()
+
+    def _ready(self, rel: str) -> None:
+        self._later(rel, self.debounce, self._mark_due)
+
+    def _later(self, rel: str, delay: float, action: Callable[[str], None]) -> None:
+        timer = self._timers.pop(rel, None)
+        if timer is not None:
+            timer.cancel()
+
+        def fire() -> None:
+            self._timers.pop(rel, None)
+            action(rel)
+
+        self._timers[rel] = self.loop.call_later(delay, fire)
+
+    def _mark_due(self, rel: str) -> None:
+        self._due.add(rel)
+        self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        # One hand-off per loop turn, however many timers fired in it.
+        if self._flush is None:
+            self._flush = self.loop.call_soon(self._flush_due)
+
+    def _flush_due(self) -> None:
+        self._flush = None
+        due, self._due = self._due, set()
+        if due:
+            self._on_ready(due)
+
+
+def _stat_key(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns

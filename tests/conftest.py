@@ -1,0 +1,173 @@
+"""Shared fixtures: a watched temporary seeds folder, the app running over it, a real server process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
+
+import pytest
+
+from feedsvc.app import create_app
+from feedsvc.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "seeds" / "000_1376dc493dc06474.txt"
+SHARED = ROOT.parent / "shared"
+if not SHARED.is_dir():  # CI lays shared/ beside the clone
+    SHARED = Path(os.environ.get("FEEDSVC_SHARED", ROOT.parent / "shared"))
+BASE = "http://feeds.test"
+
+
+def make_doc(n: int, *, date: str = "13.09.2023", en: str | None = None, uk: str | None = None,
+             body: str | None = None, summary_uk: str | None = None, link: str | None = None) -> str:
+    """A document in the seed's shape, distinct per n."""
+    en = en if en is not None else f"Foreign press article number {n} about the war"
+    uk = uk if uk is not None else f"Стаття іноземної преси номер {n} про війну в Україні"
+    link = link or f"https://example.com/articles/{n}"
+    summary_uk = summary_uk if summary_uk is not None else (
+        f"Автори статті номер {n} розповідають про події тижня та їхні наслідки для України. "
+        f"Аналітики вважають, що ситуація залишається складною. {link}")
+    body = body if body is not None else (
+        f"The article number {n} describes what happened this week. Officials said the talks would go on.\n\n"
+        "Analysts were cautious about what comes next. They expect more meetings soon.\n\n"
+        "—Reported from Kyiv.")
+    return f"Reuters.- {date}\n\nJane Doe, John Roe\n\n## {en}\n\n## {uk}\n\n{summary_uk}\n\n{body}\n"
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def settings_for(seeds: Path, state: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {"seeds": str(seeds), "state_dir": str(state), "base_url": BASE,
+                              "debounce": "0.01", "rescan_interval": "0", "port": "8080"}
+    values.update({k: str(v) for k, v in overrides.items()})
+    return Settings.build(values, env={})
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0, what: str = "condition") -> None:
+    """Poll until `check` holds; the feeds follow the folder asynchronously."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if await check():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+def seeds(tmp_path: Path) -> Path:
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Path:
+    return tmp_path / "state"
+
+
+@pytest.fixture
+def start_app(aiohttp_client: Any) -> Callable[..., Awaitable[Any]]:
+    """Start the app over a folder and wait for /healthz to say ready."""
+    async def start(seeds: Path, state: Path, **overrides: Any) -> Any:
+        client = await aiohttp_client(create_app(settings_for(seeds, state, **overrides)))
+
+        async def ready() -> bool:
+            return (await client.get("/healthz")).status == 200
+
+        await eventually(ready, what="first scan")
+        return client
+    return start
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A real `feedsvc serve` process on a loopback port."""
+
+    def __init__(self, seeds: Path, state: Path, *extra: str, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        cmd = [sys.executable, "-m", "feedsvc", "serve", "--seeds", str(seeds), "--state-dir", str(state),
+               "--host", "127.0.0.1", "--port", str(self.port), *extra]
+        self.log = state.parent / f"server-{self.port}.log"
+        self._log_file = open(self.log, "wb")
+        self.proc = subprocess.Popen(cmd, stdout=self._log_file, stderr=subprocess.STDOUT,
+                                     env={**os.environ, **(env or {})})
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server exited {self.proc.returncode}: {self.log.read_text()}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"server not ready in {timeout}s: {self.log.read_text()}")
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+        request = urllib.request.Request(self.url + path, headers=headers or {})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, dict(exc.headers), exc.read()
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log_file.close()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    started: list[Server] = []
+
+    def start(seeds: Path, state: Path, *extra: str, ready: bool = True, **kw: Any) -> Server:
+        server = Server(seeds, state, *extra, **kw)
+        started.append(server)
+        if ready:
+            server.wait_ready()
+        return server
+
+    yield start
+    for server in started:
+        server.stop(signal.SIGKILL)
+
+
+def require_tool(name: str) -> str:
+    """Path of an external tool; in CI a missing one fails, elsewhere it skips."""
+    found = shutil.which(name)
+    if found:
+        return found
+    if os.environ.get("CI"):
+        pytest.fail(f"{name} is not installed; .ci/system-deps installs it")
+    pytest.skip(f"{name} not installed (bash .ci/system-deps installs it)")

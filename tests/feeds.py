@@ -1,0 +1,53 @@
+"""Helpers that read served feeds back the way clients do."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import feedparser
+
+FEEDS = ("/feed.atom", "/feed.rss", "/feed.json", "/en/feed.atom", "/en/feed.rss", "/en/feed.json",
+         "/uk/feed.atom", "/uk/feed.rss", "/uk/feed.json")
+
+
+def doc_id(entry_id: str) -> str:
+    """The document id inside a `tag:AUTHORITY,DATE:ID[:lang]` entry id."""
+    rest = entry_id.split(":", 2)[2]
+    return re.sub(r":(en|uk)$", "", rest)
+
+
+def parse(body: bytes) -> Any:
+    parsed = feedparser.parse(body)
+    assert not parsed.bozo, f"feed not well-formed: {parsed.get('bozo_exception')}"
+    return parsed
+
+
+def ids(body: bytes) -> set[str]:
+    return {doc_id(e.id) for e in parse(body).entries}
+
+
+async def fetch(client: Any, path: str = "/feed.atom", **headers: str) -> tuple[int, Any, bytes]:
+    response = await client.get(path, headers=headers)
+    return response.status, response.headers, await response.read()
+
+
+async def served_ids(client: Any, path: str = "/feed.atom") -> set[str]:
+    status, _, body = await fetch(client, path)
+    assert status == 200, (path, status, body[:200])
+    return ids(body)
+
+
+def metric(text: str, name: str) -> float:
+    """Sum of every sample of one metric in a Prometheus exposition."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and (line[len(name)] in " {"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+async def metrics(client: Any) -> str:
+    response = await client.get("/metrics")
+    assert response.status == 200
+    return await response.text()
