@@ -20,3 +20,6 @@ test: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
+
+compose-check:
+	bash .ci/compose-check

@@ -1,0 +1,76 @@
+# feedsvc container image.
+#
+#   docker build -t feedsvc .                       # python:3.12-slim
+#   docker build --build-arg BASE_IMAGE=... .       # any Debian-like image with python3 + venv
+#   docker run --rm -p 127.0.0.1:8080:8080 feedsvc  # serves the seeds shipped in the image
+#
+# The package is installed into a virtualenv (/opt/feedsvc) rather than the
+# system interpreter, so the same file works on python:*-slim and on Debian's
+# own python3 (where pip refuses system installs: PEP 668).
+
+ARG BASE_IMAGE=python:3.12-slim
+
+# ---------------------------------------------------------------- build stage
+FROM ${BASE_IMAGE} AS build
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+RUN python3 -m venv /opt/feedsvc
+ENV PATH=/opt/feedsvc/bin:$PATH
+
+WORKDIR /src
+
+# Dependencies first, read from pyproject.toml alone, so that editing the code
+# does not reinstall them (tomllib: Python >= 3.11, which the project requires).
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt \
+ && pip install --no-cache-dir -r /tmp/requirements.txt \
+ && rm /tmp/requirements.txt
+
+# Then the package itself (its dependencies are satisfied already).
+COPY README.md ./
+COPY feedsvc ./feedsvc
+# pip and setuptools are not needed at run time: drop them from the venv that is shipped.
+RUN pip install --no-cache-dir . \
+ && feedsvc serve --help >/dev/null \
+ && python -m pip uninstall -y -q pip setuptools wheel
+
+# ---------------------------------------------------------------- runtime stage
+FROM ${BASE_IMAGE}
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PATH=/opt/feedsvc/bin:$PATH \
+    FEEDSVC_HOST=0.0.0.0 \
+    FEEDSVC_PORT=8080 \
+    FEEDSVC_SEEDS=/seeds \
+    FEEDSVC_STATE_DIR=/var/lib/feedsvc
+
+# Unprivileged user; the state folder is created and owned by it here so that a
+# named volume mounted on /var/lib/feedsvc starts out with that ownership.
+RUN groupadd --gid 10001 feedsvc \
+ && useradd --uid 10001 --gid feedsvc --no-create-home \
+        --home-dir /var/lib/feedsvc --shell /usr/sbin/nologin feedsvc \
+ && mkdir -p /var/lib/feedsvc /seeds \
+ && chown feedsvc:feedsvc /var/lib/feedsvc \
+ && chmod 0750 /var/lib/feedsvc
+
+COPY --from=build /opt/feedsvc /opt/feedsvc
+# The documents ship in the image so it runs standalone; compose bind-mounts ./seeds over them.
+COPY seeds /seeds
+
+USER 10001:10001
+WORKDIR /var/lib/feedsvc
+EXPOSE 8080
+
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+    CMD ["python", "-c", "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2)"]
+
+# aiohttp's run_app shuts down gracefully on SIGTERM (and SIGINT).
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["feedsvc"]
+CMD ["serve"]
