@@ -38,7 +38,7 @@ def _int_param(request: web.Request, name: str, default: int, low: int, high: in
         return default
     if not raw.isascii() or not raw.isdigit() or len(raw) > 6 or not low <= int(raw) <= high:
         raise web.HTTPBadRequest(
-            body=json.dumps({"error": f"{name} must be a whole number from {low} to {high}", "status": 400}),
+            text=json.dumps({"error": f"{name} must be a whole number from {low} to {high}", "status": 400}),
             content_type="application/json", headers=_NO_STORE)
     return int(raw)
 

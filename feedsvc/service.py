@@ -13,6 +13,7 @@ from typing import Any, Callable, TypeVar
 from .index import Index
 from .ingest import Ingest, Outcome, RootUnavailable
 from .metrics import Metrics
+from .model import Entry
 from .publish import Rendered, Shelf
 from .render import VIEWS, FeedMeta, Page, View, render, render_home
 from .settings import Settings
@@ -90,6 +91,7 @@ class Service:
         self._counts: dict[Any, int] = {None: 0, "en": 0, "uk": 0}
         self._rejected: tuple[tuple[str, str], ...] = ()
         self.renders = 0
+        self._pages: dict[tuple[Any, ...], tuple[Entry, ...]] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -216,7 +218,7 @@ class Service:
         headers = {"Cache-Control": f"public, max-age={self.settings.max_age}",
                    "X-Content-Type-Options": "nosniff"}
         if key.view is None:
-            latest = self._index.page(None, key.limit, 0)
+            latest = self._page(None, key.limit, 0)
             body = render_home(self.meta, latest, key.base_url)
             headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'"
             headers["Referrer-Policy"] = "no-referrer"
@@ -225,7 +227,7 @@ class Service:
         else:
             lang = key.view.lang
             updated = self._index.newest_update(lang)
-            entries = self._index.page(lang, key.limit, (key.page - 1) * key.limit)
+            entries = self._page(lang, key.limit, (key.page - 1) * key.limit)
             page = Page(entries=entries, number=key.page, limit=key.limit, total=self._index.count(lang),
                         updated=updated, default_limit=self.settings.page_size)
             body = render(self.meta, key.view, page, key.base_url)
@@ -238,6 +240,17 @@ class Service:
         self.metrics.render_seconds.observe(elapsed)
         log.debug("rendered %s page %d (%d bytes) in %.1f ms", name, key.page, len(body), elapsed * 1000)
         return rendered
+
+    def _page(self, lang: Any, limit: int, offset: int) -> tuple[Entry, ...]:
+        """One page from the index, shared by the three formats of a view until the next change."""
+        assert self._index is not None
+        key = (self.shelf.generation, lang, limit, offset)
+        found = self._pages.get(key)
+        if found is None:
+            if len(self._pages) > 64 or any(k[0] != key[0] for k in self._pages):
+                self._pages.clear()
+            found = self._pages[key] = self._index.page(lang, limit, offset)
+        return found
 
     # -- reading (event loop) --------------------------------------------------------------
 
@@ -301,11 +314,13 @@ class Service:
             self.metrics.watcher_up.set(1 if self._watcher.alive else 0)
 
     def health(self) -> Health:
-        problems = tuple(p for p in (self._root_problem, self._render_problem,
-                                     self._index.status.problem if self._index else None) if p)
+        watcher_alive = self._watcher.alive if self._watcher else False
+        problems = tuple(p for p in (
+            self._root_problem, self._render_problem, self._index.status.problem if self._index else None,
+            None if watcher_alive or not self._ready else "watcher stopped; restarting it") if p)
         return Health(
             ready=self._ready,
-            watcher_alive=self._watcher.alive if self._watcher else False,
+            watcher_alive=watcher_alive,
             documents=self._counts[None],
             rejected=self._rejected,
             last_change=self._last_change,

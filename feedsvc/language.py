@@ -1,0 +1,109 @@
+"""Language identification: the script decides Latin vs Cyrillic, lingua decides the rest.
+
+Policy (documented in docs/document-format.md):
+
+* Cyrillic text is Ukrainian or Russian, as lingua says (restricted to those two
+  plus a few Latin-script languages). Russian is never relabelled Ukrainian: the
+  reader drops Russian titles and summary paragraphs with a warning, and rejects
+  the file if that leaves no title at all.
+* Latin text is English unless lingua is confident it is another language. Short
+  English titles full of names ("NATO summit in Vilnius") often score below 50%
+  English, so titles count as "other" only when English scores under 10%; longer
+  samples (the article) count as "other" whenever another language wins.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Literal
+
+from lingua import Language, LanguageDetector, LanguageDetectorBuilder
+
+Script = Literal["latin", "cyrillic"]
+Detected = Literal["en", "uk", "ru", "other"]
+
+SAMPLE_CHARS = 240  # lingua's cost grows with length; an opening this long is decisive
+SCRIPT_CHARS = 100  # enough letters to tell two scripts apart
+SHORT_TEXT = 120  # below this, Latin text is judged by the lenient title rule
+
+_URL = re.compile(r"https?://\S+")
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
+_WORDS = re.compile(r"[a-z]+")
+# Function words of English that the other Latin-script candidates do not use; text
+# rich in them is English without asking lingua (whose Latin models cost ~1 s to load).
+_ENGLISH_WORDS = frozenset(
+    "the and of to is for with that at by from was were are has have had said says will"
+    " after over its it on as be this their his her who not but they he she we".split()
+)
+_UK_ONLY = re.compile(r"[іїєґІЇЄҐ]")
+_RU_ONLY = re.compile(r"[ыэъёЫЭЪЁ]")
+_LANGS = (
+    Language.ENGLISH,
+    Language.UKRAINIAN,
+    Language.RUSSIAN,
+    Language.GERMAN,
+    Language.FRENCH,
+    Language.SPANISH,
+    Language.ITALIAN,
+    Language.POLISH,
+)
+
+
+@functools.cache
+def detector() -> LanguageDetector:
+    """The one lingua detector, built on first use (models load lazily per language)."""
+    return LanguageDetectorBuilder.from_languages(*_LANGS).build()
+
+
+def _sample(text: str, size: int = SAMPLE_CHARS) -> str:
+    # URLs are Latin letters that say nothing about the language around them.
+    head = text[: size * 2]
+    return _URL.sub(" ", head)[:size] if "://" in head else head[:size]
+
+
+def script_of(text: str) -> Script | None:
+    """The dominant script of `text` (URLs ignored), or None if it has no letters."""
+    sample = _sample(text, SCRIPT_CHARS)
+    if sample.isascii():  # O(1) in CPython, and true of most English paragraphs
+        return "latin" if _LATIN.search(sample) else None
+    cyrillic = len(_CYRILLIC.findall(sample))
+    latin = len(_LATIN.findall(sample))
+    if cyrillic == 0 and latin == 0:
+        return None
+    # Ukrainian text routinely quotes Latin names (NATO, Kim Jong Un); English text almost never
+    # carries Cyrillic. So a Cyrillic letter outweighs a Latin one.
+    return "cyrillic" if 2 * cyrillic >= latin else "latin"
+
+
+def _cyrillic_language(sample: str) -> Detected:
+    uk_only, ru_only = len(_UK_ONLY.findall(sample)), len(_RU_ONLY.findall(sample))
+    if uk_only >= 4 and not ru_only:  # Russian never has і/ї/є/ґ this often without ы/э/ъ/ё
+        return "uk"
+    values = {c.language: c.value for c in detector().compute_language_confidence_values(sample)}
+    uk, ru = values.get(Language.UKRAINIAN, 0.0), values.get(Language.RUSSIAN, 0.0)
+    if uk == ru:  # lingua abstained: fall back on the letters only one alphabet has
+        return "ru" if len(_RU_ONLY.findall(sample)) > len(_UK_ONLY.findall(sample)) else "uk"
+    return "uk" if uk > ru else "ru"
+
+
+def _latin_language(sample: str) -> Detected:
+    words = _WORDS.findall(sample.lower())
+    hits = sum(word in _ENGLISH_WORDS for word in words)
+    if hits and (len(words) < 10 or hits * 10 >= len(words)):
+        return "en"
+    values = {c.language: c.value for c in detector().compute_language_confidence_values(sample)}
+    english = values.get(Language.ENGLISH, 0.0)
+    if len(sample) < SHORT_TEXT:
+        return "en" if english >= 0.1 or not values else "other"
+    return "en" if not values or english >= max(values.values()) else "other"
+
+
+def detect(text: str) -> Detected | None:
+    """The language of `text`: "en", "uk", "ru", "other", or None if it has no letters."""
+    kind = script_of(text)
+    if kind is None:
+        return None
+    sample = _sample(text).strip()
+    return _cyrillic_language(sample) if kind == "cyrillic" else _latin_language(sample)

@@ -1,0 +1,138 @@
+"""English summaries: the opening sentences of the article, cut on sentence boundaries."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator, Sequence
+
+import pysbd
+from pysbd.lang.english import English
+
+_ABBREVIATIONS = frozenset(English.Abbreviation.ABBREVIATIONS)
+# Titles that precede a name and so never end a sentence.
+_TITLES = frozenset(English.Abbreviation.PREPOSITIVE_ABBREVIATIONS) | {"pres", "gens", "amb", "hon"}
+# Words that start a new sentence after an abbreviation which may also end one ("the U.N. They").
+_STARTERS = frozenset(
+    "The They He She It We I You But In On This That These Those There Their His Her Its Our"
+    " When While After Before If So Yet Still However Meanwhile Some Many Most Both Officials".split()
+)
+_TIME_FOLLOWERS = frozenset(
+    "Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May"
+    " June July August September October November December local GMT UTC EST EDT CET CEST ET PT".split()
+)
+
+_READ_MORE = re.compile(r"(?i)^read more\s*[:\-–—]")
+_CREDIT = re.compile(
+    r"^(?:—|--|–)|^\((?:Reporting|Writing|Additional reporting) by\b"
+    r"|\bcontributed(?: to this (?:report|story|article))?\.?[\"”)]*\s*$"
+)
+_DATELINE = re.compile(
+    r"^[A-Z][A-Z'’.\- ]{1,40}(?:,[^()—–\n]{1,40})?\s*\([A-Za-z .]{2,30}\)\s*(?:—|–|--|-)\s*"
+)
+# A boundary that needs no judgement: a plain word (not an abbreviation) ends with
+# ./!/? and the next sentence starts with a capital. Everything else goes to pysbd.
+_PLAIN_END = re.compile(r"(?<![\w.])([A-Za-z][a-z]+|\d+)([.!?])([\"”’)]*)\s+(?=[\"“‘(]*[A-Z])")
+_INNER_STOP = re.compile(r"[.!?]")
+_ACRONYM_SPLIT = re.compile(r"(?:\b(?:[A-Z]\.){2,}|\b(?:Inc|Jr|Sr|Co|Ltd|Corp)\.)(\s+)(?=([A-Z][a-z]*)\b)")
+_LAST_WORD = re.compile(r"(\w+)\.[\"”’)]*$")
+_CLOSERS = re.compile(r"^[\"”’)\]]+$")
+_AM_PM = re.compile(r"\b[ap]\.m\.$")
+
+
+@functools.cache
+def _segmenter() -> pysbd.Segmenter:
+    """pysbd's English segmenter, built once."""
+    return pysbd.Segmenter(language="en", clean=False)
+
+
+def is_read_more(paragraph: str) -> bool:
+    """A site cross-link line such as `Read More: ...`, not article text."""
+    return bool(_READ_MORE.match(paragraph))
+
+
+def is_credit(paragraph: str) -> bool:
+    """An agency credit paragraph (`—Litvinova reported from ...`, `... contributed.`)."""
+    return bool(_CREDIT.search(paragraph)) and len(paragraph) < 1000
+
+
+def strip_dateline(paragraph: str) -> str:
+    """The paragraph without a leading agency dateline such as `KYIV, Ukraine (AP) — `."""
+    return _DATELINE.sub("", paragraph, count=1)
+
+
+def _plain_chunks(paragraph: str) -> Iterator[str]:
+    start = 0
+    for match in _PLAIN_END.finditer(paragraph):
+        if match.group(2) == "." and match.group(1).lower() in _ABBREVIATIONS:
+            continue
+        yield paragraph[start : match.end(3)]
+        start = match.end()
+    yield paragraph[start:]
+
+
+def _split_acronyms(sentence: str) -> list[str]:
+    parts, start = [], 0
+    for match in _ACRONYM_SPLIT.finditer(sentence):
+        if match.group(2) in _STARTERS:
+            parts.append(sentence[start : match.start(1)])
+            start = match.end(1)
+    parts.append(sentence[start:])
+    return parts
+
+
+def _joins(previous: str, following: str) -> bool:
+    """Whether pysbd split `previous` from `following` where no sentence ends."""
+    if _CLOSERS.match(following) or following[0].islower():
+        return True
+    last = _LAST_WORD.search(previous)
+    if last and last.group(1).lower() in _TITLES:
+        return True
+    return bool(_AM_PM.search(previous)) and following.split(None, 1)[0].strip(".,") in _TIME_FOLLOWERS
+
+
+def _fix(pieces: list[str]) -> list[str]:
+    out: list[str] = []
+    for piece in (p.strip() for p in pieces):
+        if not piece:
+            continue
+        if out and _joins(out[-1], piece):
+            out[-1] = f"{out[-1]}{piece}" if _CLOSERS.match(piece) else f"{out[-1]} {piece}"
+        else:
+            out.append(piece)
+    return [part.strip() for s in out for part in _split_acronyms(s) if part.strip()]
+
+
+def sentences(paragraph: str) -> list[str]:
+    """The sentences of one paragraph: pysbd where the boundary is ambiguous, plus fixes."""
+    out: list[str] = []
+    for chunk in _plain_chunks(paragraph.strip()):
+        if _INNER_STOP.search(chunk.rstrip("\"”’) .!?")):
+            out.extend(_fix(_segmenter().segment(chunk)))
+        elif chunk.strip():
+            out.append(chunk.strip())
+    return _fix(out)
+
+
+def _article_sentences(paragraphs: Sequence[str]) -> Iterator[str]:
+    first = True
+    for paragraph in paragraphs:
+        if is_read_more(paragraph) or is_credit(paragraph) or not paragraph.strip():
+            continue
+        yield from sentences(strip_dateline(paragraph) if first else paragraph)
+        first = False
+
+
+def english_summary(paragraphs: Sequence[str], budget: int = 500) -> str | None:
+    """The article's opening whole sentences, about budget±20% chars (at least one sentence)."""
+    low, high = budget * 4 // 5, budget * 6 // 5
+    chosen: list[str] = []
+    size = 0
+    for sentence in _article_sentences(paragraphs):
+        if chosen and size + 1 + len(sentence) > high:
+            break
+        chosen.append(sentence)
+        size += len(sentence) + (1 if len(chosen) > 1 else 0)
+        if size >= low:
+            break
+    return " ".join(chosen) or None
