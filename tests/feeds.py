@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -24,6 +25,9 @@ def parse(body: bytes) -> Any:
 
 
 def ids(body: bytes) -> set[str]:
+    """Document ids of a served feed, in any of the three formats."""
+    if body.lstrip().startswith(b"{"):
+        return {doc_id(item["id"]) for item in json.loads(body)["items"]}
     return {doc_id(e.id) for e in parse(body).entries}
 
 

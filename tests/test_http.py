@@ -172,7 +172,7 @@ async def test_urls_from_forwarded_headers(seeds: Path, state: Path, start_app: 
 
 
 async def test_hostile_text_stays_text(seeds: Path, client: Any) -> None:
-    write(seeds, "evil.txt", make_doc(66, en=f"English {HOSTILE}", uk=f"Українська {HOSTILE}",
+    write(seeds, "evil.txt", make_doc(66, en=f"English {HOSTILE}", uk=f"Українська стаття про загрозу {HOSTILE}",
                                       body=f"Paragraph with {HOSTILE} inside. It ends here.\n\nAnother one."))
 
     async def present() -> bool:

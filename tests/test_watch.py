@@ -246,10 +246,10 @@ async def test_folder_deleted_and_recreated(seeds: Path, state: Path, start_app:
     shutil.rmtree(seeds)
 
     async def failing() -> bool:
-        return (await client.get("/healthz")).status == 503
+        response = await client.get("/healthz")
+        problems = (await response.json())["problems"]
+        return response.status == 503 and any("seeds folder" in p for p in problems)
     await eventually(failing, what="/healthz to report the missing folder")
-    health = await (await client.get("/healthz")).json()
-    assert any("seeds folder" in p for p in health["problems"])
     assert await served_ids(client) == {"a"}, "the last good feeds stay served"
 
     seeds.mkdir()
