@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import multiprocessing
 import os
 import stat
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -19,6 +21,10 @@ log = logging.getLogger("feedsvc.ingest")
 
 # Rejections with this prefix are retried even when the file's stat is unchanged (chmod moves only ctime).
 _READ_ERROR = "cannot read:"
+# Files per index transaction.
+CHUNK = 500
+# Below this many files to parse at once, a pool of parser processes costs more than it saves.
+POOL_MIN = 200
 
 
 class RootUnavailable(Exception):
@@ -60,6 +66,7 @@ class Ingest:
         self.index = index
         self.pattern = pattern
         self.max_bytes = max_bytes
+        self._pool: ProcessPoolExecutor | None = None
 
     def check_root(self) -> None:
         try:
@@ -68,31 +75,33 @@ class Ingest:
         except OSError as exc:
             raise RootUnavailable(f"seeds folder {str(self.root)!r}: {exc.strerror or exc}") from None
 
-    def scan(self, under: str = "") -> set[str]:
-        """Relative paths of every file below `under`, symlinks included, never followed."""
-        found: set[str] = set()
-        start = self.root / under if under else self.root
+    def scan(self, under: str = "") -> dict[str, os.stat_result]:
+        """Every file below `under` with its lstat, symlinks included, never followed."""
+        found: dict[str, os.stat_result] = {}
+        root = os.fspath(self.root)
         if under:
             self.check_root()
-        stack = [start]
+        stack = [(os.path.join(root, under) if under else root, f"{under}/" if under else "")]
         while stack:
-            folder = stack.pop()
+            folder, prefix = stack.pop()
             try:
                 with os.scandir(folder) as it:
                     for item in it:
-                        rel = Path(item.path).relative_to(self.root).as_posix()
-                        if item.is_dir(follow_symlinks=False):
+                        try:
+                            st = item.stat(follow_symlinks=False)
+                        except OSError:
+                            continue  # gone between listing and stat
+                        if stat.S_ISDIR(st.st_mode):
                             if not item.name.startswith("."):
-                                stack.append(Path(item.path))
+                                stack.append((item.path, f"{prefix}{item.name}/"))
                         else:
-                            found.add(rel)
-            except FileNotFoundError:
-                if folder == self.root:
-                    raise RootUnavailable(f"seeds folder {str(self.root)!r} does not exist") from None
+                            found[prefix + item.name] = st
             except OSError as exc:
-                if folder == self.root:
-                    raise RootUnavailable(f"seeds folder {str(self.root)!r}: {exc.strerror or exc}") from None
-                log.warning("cannot list %s: %s", folder, exc.strerror or exc)
+                if folder == root:
+                    reason = "does not exist" if isinstance(exc, FileNotFoundError) else exc.strerror or str(exc)
+                    raise RootUnavailable(f"seeds folder {root!r}: {reason}") from None
+                if not isinstance(exc, FileNotFoundError):
+                    log.warning("cannot list %s: %s", folder, exc.strerror or exc)
         return found
 
     def reconcile(self, under: str = "") -> Outcome:
@@ -100,57 +109,77 @@ class Ingest:
         on_disk = self.scan(under)
         prefix = f"{under.rstrip('/')}/" if under else ""
         known = {p for p in self.index.paths() if p.startswith(prefix)}
-        return self.process(on_disk | known)
+        return self.process(on_disk.keys() | known, on_disk)
 
-    def process(self, paths: Iterable[str]) -> Outcome:
-        """Bring each path's index row in line with the file, in one transaction."""
+    def process(self, paths: Iterable[str], stats: dict[str, os.stat_result] | None = None) -> Outcome:
+        """Bring each path's index row in line with the file, a transaction per chunk of files.
+
+        Chunks keep memory flat on a cold start of 100,000 files; each chunk is atomic, and a
+        process killed between two chunks converges on the next start.
+        """
         outcome = Outcome()
-        rows: list[Row] = []
-        removed: list[str] = []
-        touched: list[tuple[str, int, int]] = []
+        ordered = sorted(set(paths))
         root_checked = False
-        for rel in sorted(set(paths)):
-            result = self._one(rel)
-            known = self.index.state(rel)
-            if result is None:
-                if known is not None:
-                    if not root_checked:
-                        self.check_root()  # a vanished folder must not empty the feeds
-                        root_checked = True
-                    removed.append(rel)
-                    outcome.removed.append(rel)
-                    log.info("document removed: %s", rel)
-            elif isinstance(result, _Unsettled):
-                outcome.unsettled.append(rel)
-            elif isinstance(result, _Same):
-                if known and (known.size, known.mtime_ns) != (result.size, result.mtime_ns):
-                    touched.append((rel, result.size, result.mtime_ns))
-                    outcome.touched += 1
-            else:
-                rows.append(result)
-                if result.state.reason is not None:
-                    outcome.rejected.append((rel, result.state.reason))
-                    log.warning("document rejected: %s: %s", rel, result.state.reason)
-                elif known is None or known.reason is not None:
-                    outcome.added.append(rel)
-                    log.info("document accepted: %s (%s)", rel, ",".join(result.state.langs))
+        for start in range(0, len(ordered), CHUNK):
+            rows: list[Row] = []
+            removed: list[str] = []
+            touched: list[tuple[str, int, int]] = []
+            reads: list[_Read] = []
+            for rel in ordered[start:start + CHUNK]:
+                result = self._one(rel, stats.get(rel) if stats else None)
+                known = self.index.state(rel)
+                if result is None:
+                    if known is not None:
+                        if not root_checked:
+                            self.check_root()  # a vanished folder must not empty the feeds
+                            root_checked = True
+                        removed.append(rel)
+                        outcome.removed.append(rel)
+                        log.info("document removed: %s", rel)
+                elif isinstance(result, _Unsettled):
+                    outcome.unsettled.append(rel)
+                elif isinstance(result, _Read):
+                    reads.append(result)
+                elif isinstance(result, _Same):
+                    if known and (known.size, known.mtime_ns) != (result.size, result.mtime_ns):
+                        touched.append((rel, result.size, result.mtime_ns))
+                        outcome.touched += 1
                 else:
-                    outcome.changed.append(rel)
-                    log.info("document changed: %s", rel)
-        self.index.write(rows, removed, touched)
+                    rows.append(result)
+            rows += self._parse_all(reads)
+            for row in rows:
+                self._log_row(row, self.index.state(row.path), outcome)
+            self.index.write(rows, removed, touched)
+        if len(ordered) >= CHUNK:
+            self.close_pool()
         return outcome
 
-    def _one(self, rel: str) -> Row | _Same | _Unsettled | None:
-        """The new row for one path, _Same when its bytes did not change, None when it is not a document."""
+    @staticmethod
+    def _log_row(row: Row, known: FileState | None, outcome: Outcome) -> None:
+        rel = row.path
+        if row.state.reason is not None:
+            outcome.rejected.append((rel, row.state.reason))
+            log.warning("document rejected: %s: %s", rel, row.state.reason)
+        elif known is None or known.reason is not None:
+            outcome.added.append(rel)
+            log.info("document accepted: %s (%s)", rel, ",".join(row.state.langs))
+        else:
+            outcome.changed.append(rel)
+            log.info("document changed: %s", rel)
+
+    def _one(self, rel: str, before: os.stat_result | None = None) -> Row | _Read | _Same | _Unsettled | None:
+        """What one path needs: its bytes to parse (_Read), a rejected Row, _Same when its bytes did
+        not change, _Unsettled when it changed while read, None when it is not a document."""
         reason = classify(rel, self.pattern)
         if reason is not None:
             log.debug("ignored %s: %s", rel, reason)
             return None
-        full = self.root / rel
-        try:
-            before = os.lstat(full)
-        except OSError:
-            return None
+        full = os.path.join(self.root, rel)
+        if before is None:
+            try:
+                before = os.lstat(full)
+            except OSError:
+                return None
         if stat.S_ISDIR(before.st_mode):
             return None
         known = self.index.state(rel)
@@ -173,13 +202,27 @@ class Ingest:
         digest = hashlib.sha256(data).hexdigest()
         if known is not None and known.hash == digest:
             return _Same(after.st_size, after.st_mtime_ns)
-        try:
-            document = parse_document(data, rel, max_bytes=self.max_bytes)
-        except DocumentError as exc:
-            return self._rejected(rel, after, data, exc.reason)
-        return self._accepted(rel, after, digest, document)
+        return _Read(rel, after, digest, data)
 
-    def _read(self, full: Path) -> tuple[bytes, os.stat_result]:
+    def _parse_all(self, reads: list[_Read]) -> list[Row]:
+        """Parse what was read: across processes when there is a lot (a cold start), else here."""
+        jobs = [(r.data, r.rel, self.max_bytes) for r in reads]
+        if len(jobs) >= POOL_MIN and (workers := os.cpu_count() or 1) > 1:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
+            results = list(self._pool.map(parse_job, jobs, chunksize=16))
+        else:
+            results = [parse_job(job) for job in jobs]
+        return [self._accepted(r.rel, r.st, r.digest, result) if isinstance(result, Document)
+                else self._rejected(r.rel, r.st, r.data, result) for r, result in zip(reads, results)]
+
+    def close_pool(self) -> None:
+        """Let the parser processes go once a bulk load is over; they cost memory."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def _read(self, full: str) -> tuple[bytes, os.stat_result]:
         # O_NOFOLLOW: a file swapped for a symlink after lstat is still not followed.
         fd = os.open(full, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
         try:
@@ -209,6 +252,25 @@ class Ingest:
         state = FileState(document_id(rel), digest, st.st_size, st.st_mtime_ns,
                           self._first_seen(rel, st.st_mtime_ns), (), reason)
         return Row(rel, state, None, 0, st.st_mtime_ns)
+
+
+def parse_job(job: tuple[bytes, str, int]) -> Document | str:
+    """A document or the reason it is rejected; runs in a parser process, so it never raises."""
+    data, rel, max_bytes = job
+    try:
+        return parse_document(data, rel, max_bytes=max_bytes)
+    except DocumentError as exc:
+        return exc.reason
+    except Exception as exc:  # noqa: BLE001 - a parser bug rejects one file, never the batch
+        return f"parser error: {type(exc).__name__}: {exc}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    rel: str
+    st: os.stat_result
+    digest: str
+    data: bytes
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,6 +112,8 @@ class Service:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._watcher is not None:
             await asyncio.get_running_loop().run_in_executor(None, self._watcher.stop)
+        if self._ingest is not None:
+            await self._run(self._ingest.close_pool)
         if self._index is not None:
             await self._run(self._index.close)
         self._executor.shutdown(wait=True)
