@@ -91,6 +91,8 @@ class Service:
         self._counts: dict[Any, int] = {None: 0, "en": 0, "uk": 0}
         self._rejected: tuple[tuple[str, str], ...] = ()
         self.renders = 0
+        self._round_renders = 0
+        self._round_started = time.perf_counter()
         self._pages: dict[tuple[Any, ...], tuple[Entry, ...]] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -150,6 +152,8 @@ class Service:
                 await self._apply_pending()
             elif self._dirty:
                 await self._render_next()
+                if not self._dirty:
+                    self._log_round()
             else:
                 if not self._ready:
                     self._ready = True
@@ -194,6 +198,8 @@ class Service:
         self.metrics.rejected.set(len(self._rejected))
         self._last_change = dt.datetime.now(dt.timezone.utc)
         self.shelf.changed()
+        if not self._dirty:
+            self._round_started = time.perf_counter()
         self._dirty = set(self._main_keys())
 
     def _main_keys(self) -> list[Key]:
@@ -212,6 +218,14 @@ class Service:
             return
         self._render_problem = None
         self.shelf.put_main(key, rendered)
+        self._round_renders += 1
+
+    def _log_round(self) -> None:
+        """One line per round of renders, not one per feed: a change re-renders ten of them."""
+        elapsed = (time.perf_counter() - self._round_started) * 1000
+        log.info("feeds rendered: %d renders, %d documents (en %d, uk %d) in %.0f ms",
+                 self._round_renders, self._counts[None], self._counts["en"], self._counts["uk"], elapsed)
+        self._round_renders = 0
 
     def _render(self, key: Key) -> Rendered:
         """Render one page of one view from the index (worker thread)."""

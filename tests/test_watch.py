@@ -261,3 +261,21 @@ async def test_folder_deleted_and_recreated(seeds: Path, state: Path, start_app:
     await wait_ids(client, {"b"})
     write(seeds, "c.txt", make_doc(3))  # and it is watched again
     await wait_ids(client, {"b", "c"})
+
+
+async def test_burst_of_rsync_renames(seeds: Path, state: Path, start_app: Any) -> None:
+    """200 temp-file-then-rename writes at once (rsync's way) all land, none as a temp name."""
+    client = await start_app(seeds, state)
+
+    def burst() -> None:
+        for n in range(200):
+            write(seeds, f".r{n:03d}.txt.tmp", make_doc(n, date="02.10.2024"))
+        for n in range(200):
+            os.rename(seeds / f".r{n:03d}.txt.tmp", seeds / f"r{n:03d}.txt")
+
+    await asyncio.to_thread(burst)
+
+    async def all_in() -> bool:
+        return (await (await client.get("/healthz")).json())["documents"] == 200
+    await eventually(all_in, timeout=30, what="200 renamed documents")
+    assert await served_ids(client, "/feed.json?limit=500") == {f"r{n:03d}" for n in range(200)}
