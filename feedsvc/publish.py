@@ -25,6 +25,7 @@ class Rendered:
     last_modified: dt.datetime
     headers: CIMultiDictProxy[str]
     headers_gzip: CIMultiDictProxy[str]
+    quoted: frozenset[str]  # both ETags as sent, for the common exact-match If-None-Match
 
     @classmethod
     def build(cls, body: bytes, media_type: str, updated: dt.datetime | None,
@@ -43,10 +44,13 @@ class Rendered:
         plain = CIMultiDict(common, ETag=f'"{tag}"')
         packed = CIMultiDict(common, ETag=f'"{tag}-gzip"')
         packed["Content-Encoding"] = "gzip"
-        return cls(body, gzipped, tag, last_modified, CIMultiDictProxy(plain), CIMultiDictProxy(packed))
+        return cls(body, gzipped, tag, last_modified, CIMultiDictProxy(plain), CIMultiDictProxy(packed),
+                   frozenset((plain["ETag"], packed["ETag"])))
 
     def matches(self, if_none_match: str) -> bool:
         """RFC 9110 weak comparison against an If-None-Match list; either coding's tag matches."""
+        if if_none_match in self.quoted:
+            return True
         for candidate in if_none_match.split(","):
             candidate = candidate.strip()
             if candidate == "*":
@@ -64,6 +68,7 @@ class Shelf:
 
     def __init__(self, extra_capacity: int = 256) -> None:
         self._main: dict[Hashable, Rendered] = {}
+        self._defaults: dict[str, Rendered] = {}
         self._extra: OrderedDict[Hashable, Rendered] = OrderedDict()
         self._capacity = extra_capacity
         self.generation = 0
@@ -76,8 +81,13 @@ class Shelf:
                 self._extra.move_to_end(key)
         return found
 
-    def put_main(self, key: Hashable, rendered: Rendered) -> None:
+    def put_main(self, key: Hashable, rendered: Rendered, path: str) -> None:
+        """Publish the bytes of a main feed; `path` also finds them without building a key."""
         self._main[key] = rendered
+        self._defaults[path] = rendered
+
+    def default(self, path: str) -> Rendered | None:
+        return self._defaults.get(path)
 
     def put_extra(self, key: Hashable, rendered: Rendered, generation: int) -> None:
         if generation != self.generation:

@@ -217,7 +217,7 @@ class Service:
             log.exception("rendering %s failed; the last good bytes stay published", key)
             return
         self._render_problem = None
-        self.shelf.put_main(key, rendered)
+        self.shelf.put_main(key, rendered, key.view.path if key.view else "/")
         self._round_renders += 1
 
     def _log_round(self) -> None:
@@ -275,6 +275,10 @@ class Service:
 
     def get(self, key: Key) -> Rendered | None:
         return self.shelf.get(key)
+
+    def current(self, path: str) -> Rendered | None:
+        """The default page of the feed at `path` (or "/" for the home page), if rendered yet."""
+        return self.shelf.default(path)
 
     async def variant(self, key: Key) -> Rendered:
         """Bytes for a non-default page or base URL: rendered once per change, then shared."""
