@@ -98,7 +98,11 @@ class Index:
         self._lock = threading.Lock()
         self._db = self._open()
         self._location = self._db.execute("PRAGMA database_list").fetchone()[2] or ":memory:"
-        self._states: dict[str, FileState] = self._load_states()
+        self._states: dict[str, FileState] = {}
+        self._totals: dict[Lang | None, int] = {None: 0, "en": 0, "uk": 0}
+        self._rejected: dict[str, str] = {}
+        for path, state in self._load_states().items():
+            self._set_state(path, state)
 
     # -- opening, and surviving a broken state folder --------------------------------------
 
@@ -183,21 +187,31 @@ class Index:
         return self._states.keys()
 
     def rejected(self) -> list[tuple[str, str]]:
-        return sorted((p, s.reason) for p, s in self._states.items() if s.reason is not None)
+        return sorted(self._rejected.items())
 
     def count(self, lang: Lang | None = None) -> int:
-        return sum(1 for s in self._states.values()
-                   if s.reason is None and (lang is None or lang in s.langs))
+        return self._totals[lang]
 
     def counts(self) -> dict[Lang | None, int]:
-        """Published documents per view, in one pass."""
-        totals: dict[Lang | None, int] = {None: 0, "en": 0, "uk": 0}
-        for s in self._states.values():
+        """Published documents per view."""
+        return dict(self._totals)
+
+    def _set_state(self, path: str, state: FileState | None) -> None:
+        """Replace one file's state, keeping the per-view totals and rejections in step (O(1))."""
+        old = self._states.pop(path, None) if state is None else self._states.get(path)
+        for sign, s in ((-1, old), (1, state)):
+            if s is None:
+                continue
             if s.reason is None:
-                totals[None] += 1
+                self._totals[None] += sign
                 for lang in s.langs:
-                    totals[lang] += 1
-        return totals
+                    self._totals[lang] += sign
+            elif sign > 0:
+                self._rejected[path] = s.reason
+            else:
+                self._rejected.pop(path, None)
+        if state is not None:
+            self._states[path] = state
 
     def newest_update(self, lang: Lang | None) -> dt.datetime | None:
         row = self._db.execute(f"SELECT max(updated_ns) FROM documents WHERE {_FILTER[lang]}").fetchone()
@@ -240,9 +254,9 @@ class Index:
             old = self._states[path]
             self._states[path] = FileState(old.id, old.hash, size, mtime_ns, old.first_seen_ns, old.langs, old.reason)
         for r in rows:
-            self._states[r.path] = r.state
+            self._set_state(r.path, r.state)
         for path in removed:
-            self._states.pop(path, None)
+            self._set_state(path, None)
 
     def _execute_batch(self, params: list[tuple[object, ...]], removed: list[str],
                        touched: list[tuple[str, int, int]]) -> None:

@@ -9,7 +9,19 @@ import threading
 from pathlib import Path
 from typing import Callable, Literal
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileAttribEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
@@ -29,6 +41,13 @@ if InotifyMoveEventGrouper is not None:
     InotifyMoveEventGrouper.delay = MOVE_PAIR_DELAY
 
 Mode = Literal["inotify", "polling"]
+
+# What the kernel is asked for. Not IN_OPEN / IN_CLOSE_NOWRITE: every read, our own included,
+# would raise them, and a cold start reads every file.
+EVENTS = [FileCreatedEvent, FileModifiedEvent, FileAttribEvent, FileClosedEvent, FileDeletedEvent,
+          FileMovedEvent, DirCreatedEvent, DirDeletedEvent, DirMovedEvent]
+# How long a new file may sit without a write before it counts as complete (moved or linked in).
+SETTLE = 0.03
 
 
 class _Handler(FileSystemEventHandler):
@@ -59,11 +78,13 @@ class _Handler(FileSystemEventHandler):
 class Watcher:
     """Decides when a file is complete and asks for it to be read, debounced per path.
 
-    Completion comes from the filesystem: inotify's close-after-write and moved-into events. A file
-    created by a writer is opened (IN_OPEN) right after IN_CREATE and is not read until its last
-    writer closes it, however long it pauses; a file that appears without being opened was moved or
-    linked in whole. In polling mode there is no close event, so a file is read once its size and
-    mtime are the same across two polls.
+    Completion comes from the filesystem: inotify's close-after-write and moved-into events. Once a
+    file has been written to (IN_MODIFY) it is read only when its writer closes it (IN_CLOSE_WRITE),
+    however long the writer pauses; a new file that sees no write within SETTLE was moved or linked
+    in whole. (A writer that creates a file and waits longer than that before its first write gets
+    it read empty, which is rejected, never published, and read again on close.) In polling mode
+    there is no close event, so a file is read once its size and mtime are the same across two
+    polls.
     """
 
     def __init__(self, root: Path, *, mode: Mode, debounce: float, poll_interval: float,
@@ -77,7 +98,7 @@ class Watcher:
         self._on_ready = on_ready
         self._on_event = on_event or (lambda kind: None)
         self._observer: BaseObserver | None = None
-        self._open: dict[str, int] = {}
+        self._writing: set[str] = set()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._due: set[str] = set()
         self._flush: asyncio.TimerHandle | None = None
@@ -92,7 +113,8 @@ class Watcher:
             observer: BaseObserver = PollingObserver(timeout=self.poll_interval)
         else:
             observer = Observer()
-        observer.schedule(_Handler(self), str(self.root), recursive=True)
+        observer.schedule(_Handler(self), str(self.root), recursive=True,
+                          event_filter=EVENTS if self.mode == "inotify" else None)
         observer.daemon = True
         observer.start()
         self._observer = observer
@@ -106,7 +128,7 @@ class Watcher:
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
-        self._open.clear()
+        self._writing.clear()
 
     @property
     def alive(self) -> bool:
@@ -137,37 +159,37 @@ class Watcher:
             return
         if src is None:
             return
-        if kind == "opened":
-            self._open[src] = self._open.get(src, 0) + 1
-        elif kind in ("closed", "closed_no_write"):
-            left = self._open.get(src, 0) - 1
-            if left > 0:
-                self._open[src] = left
-            else:
-                self._open.pop(src, None)
-            if kind == "closed":
-                self._ready(src)
+        if kind == "closed":
+            self._writing.discard(src)
+            self._ready(src)
         elif kind == "created":
-            # Wait one debounce: a writer's IN_OPEN follows its IN_CREATE in the same batch.
-            self._later(src, self.debounce, self._created)
-        elif kind == "modified" or kind == "attrib":
+            self._later(src, self.poll_interval if self.mode == "polling" else SETTLE, self._created)
+        elif kind == "modified":
             if self.mode == "polling":
                 self._stable_after_poll(src)
-            elif kind == "attrib" and not self._open.get(src):
-                self._ready(src)  # chmod can make an unreadable file readable
+            elif src not in self._writing:
+                # Being written: wait for the close, however long it takes.
+                self._writing.add(src)
+                timer = self._timers.pop(src, None)
+                if timer is not None:
+                    timer.cancel()
+        elif kind == "attrib":
+            if src not in self._writing:
+                self._ready(src)  # a touch changes nothing; a chmod can make a rejected file readable
         elif kind == "deleted":
-            self._open.pop(src, None)
+            self._writing.discard(src)
             self._ready(src)
         elif kind == "moved":
-            self._open.pop(src, None)
+            self._writing.discard(src)
             self._ready(src)
             if dest is not None:
+                self._writing.discard(dest)
                 self._ready(dest)
 
     def _created(self, rel: str) -> None:
         if self.mode == "polling":
             self._stable_after_poll(rel)
-        elif not self._open.get(rel):
+        elif rel not in self._writing:
             self._ready(rel)
 
     def _stable_after_poll(self, rel: str) -> None:
