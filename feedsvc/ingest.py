@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import logging
 import multiprocessing
@@ -11,7 +12,7 @@ import stat
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from .index import FileState, Index, Row
 from .model import Document, DocumentError, document_id
@@ -120,6 +121,7 @@ class Ingest:
         outcome = Outcome()
         ordered = sorted(set(paths))
         root_checked = False
+        previous: Callable[[], None] | None = None
         for start in range(0, len(ordered), CHUNK):
             rows: list[Row] = []
             removed: list[str] = []
@@ -146,13 +148,24 @@ class Ingest:
                         outcome.touched += 1
                 else:
                     rows.append(result)
-            rows += self._parse_all(reads)
-            for row in rows:
-                self._log_row(row, self.index.state(row.path), outcome)
-            self.index.write(rows, removed, touched)
+            parsed = self._parse_all(reads)
+            # Parser processes work on this chunk while the previous one is written.
+            if previous is not None:
+                previous()
+            previous = functools.partial(self._finish, rows, parsed, removed, touched, outcome)
+        if previous is not None:
+            previous()
         if len(ordered) >= CHUNK:
             self.close_pool()
         return outcome
+
+    def _finish(self, rows: list[Row], parsed: Callable[[], list[Row]], removed: list[str],
+                touched: list[tuple[str, int, int]], outcome: Outcome) -> None:
+        """Write one chunk once its documents are parsed."""
+        rows = rows + parsed()
+        for row in rows:
+            self._log_row(row, self.index.state(row.path), outcome)
+        self.index.write(rows, removed, touched)
 
     @staticmethod
     def _log_row(row: Row, known: FileState | None, outcome: Outcome) -> None:
@@ -204,17 +217,22 @@ class Ingest:
             return _Same(after.st_size, after.st_mtime_ns)
         return _Read(rel, after, digest, data)
 
-    def _parse_all(self, reads: list[_Read]) -> list[Row]:
-        """Parse what was read: across processes when there is a lot (a cold start), else here."""
+    def _parse_all(self, reads: list[_Read]) -> Callable[[], list[Row]]:
+        """Start parsing what was read, across processes when there is a lot (a cold start), else
+        here; the returned call gives the rows."""
         jobs = [(r.data, r.rel, self.max_bytes) for r in reads]
+        results: Iterable[Document | str]
         if len(jobs) >= POOL_MIN and (workers := os.cpu_count() or 1) > 1:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
-            results = list(self._pool.map(parse_job, jobs, chunksize=16))
+            results = self._pool.map(parse_job, jobs, chunksize=16)  # submitted now, collected later
         else:
             results = [parse_job(job) for job in jobs]
-        return [self._accepted(r.rel, r.st, r.digest, result) if isinstance(result, Document)
-                else self._rejected(r.rel, r.st, r.data, result) for r, result in zip(reads, results)]
+
+        def rows() -> list[Row]:
+            return [self._accepted(r.rel, r.st, r.digest, result) if isinstance(result, Document)
+                    else self._rejected(r.rel, r.st, r.data, result) for r, result in zip(reads, results)]
+        return rows
 
     def close_pool(self) -> None:
         """Let the parser processes go once a bulk load is over; they cost memory."""
