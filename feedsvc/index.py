@@ -109,6 +109,13 @@ class Index:
     def _open(self) -> sqlite3.Connection:
         try:
             return self._open_file()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                first = f"{type(exc).__name__}: {exc}"
+            else:  # another process owns this index: never move its file away
+                self._problem = f"index {self._file} is in use by another process; running from memory"
+                log.error("%s", self._problem)
+                return self._connect(":memory:")
         except (sqlite3.DatabaseError, OSError) as exc:
             first = f"{type(exc).__name__}: {exc}"
         # The folder is the source of truth: move the broken file aside and start over.
@@ -131,6 +138,10 @@ class Index:
         self._file.parent.mkdir(parents=True, exist_ok=True)
         db = self._connect(str(self._file))
         try:
+            # Exclusive locking keeps WAL's index in heap memory instead of an mmapped -shm file:
+            # a state folder that turns read-only (or a full disk) then fails a write with an
+            # error we fall back from, not SIGBUS. One process per state folder, as documented.
+            db.execute("PRAGMA locking_mode=EXCLUSIVE")
             db.execute("PRAGMA journal_mode=WAL")
             if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
                 with db:

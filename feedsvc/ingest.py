@@ -68,6 +68,8 @@ class Ingest:
         self.pattern = pattern
         self.max_bytes = max_bytes
         self._pool: ProcessPoolExecutor | None = None
+        # Files a writer still holds (set by the loop before each batch): a scan must not read them.
+        self.busy: frozenset[str] = frozenset()
 
     def check_root(self) -> None:
         try:
@@ -128,6 +130,8 @@ class Ingest:
             touched: list[tuple[str, int, int]] = []
             reads: list[_Read] = []
             for rel in ordered[start:start + CHUNK]:
+                if rel in self.busy:
+                    continue  # its close event will bring it in
                 result = self._one(rel, stats.get(rel) if stats else None)
                 known = self.index.state(rel)
                 if result is None:
@@ -146,6 +150,10 @@ class Ingest:
                     if known and (known.size, known.mtime_ns) != (result.size, result.mtime_ns):
                         touched.append((rel, result.size, result.mtime_ns))
                         outcome.touched += 1
+                elif known is not None and known.reason == result.state.reason and known.hash == result.state.hash:
+                    # Rejected again for the same reason (a file still unreadable): say it once.
+                    if (known.size, known.mtime_ns) != (result.state.size, result.state.mtime_ns):
+                        touched.append((rel, result.state.size, result.state.mtime_ns))
                 else:
                     rows.append(result)
             parsed = self._parse_all(reads)

@@ -23,6 +23,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False)
 
 
+class QuietBadRequests(logging.Filter):
+    """Drop aiohttp's traceback for each malformed request: the client got its 400, and anyone
+    could otherwise fill the log by sending garbage. Errors in our handlers still get through."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from aiohttp.http_exceptions import HttpProcessingError
+
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, HttpProcessingError)
+
+
 def configure(level: str = "info", fmt: str = "text") -> None:
     """Send feedsvc's log to stderr; aiohttp's access log stays at debug so requests cost nothing."""
     handler = logging.StreamHandler(sys.stderr)
@@ -35,3 +46,4 @@ def configure(level: str = "info", fmt: str = "text") -> None:
     root.setLevel(level.upper())
     # watchdog logs every raw inotify event at debug; keep it quiet unless asked for explicitly.
     logging.getLogger("watchdog").setLevel(max(logging.INFO, root.level))
+    logging.getLogger("aiohttp.server").addFilter(QuietBadRequests())

@@ -164,6 +164,8 @@ class Service:
     async def _apply_pending(self) -> None:
         batch, self._pending = self._pending, set()
         started = time.perf_counter()
+        assert self._ingest is not None and self._watcher is not None
+        self._ingest.busy = self._watcher.busy()
         try:
             outcome = await self._run(self._apply, batch)
         except RootUnavailable as exc:

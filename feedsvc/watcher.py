@@ -130,6 +130,10 @@ class Watcher:
         self._timers.clear()
         self._writing.clear()
 
+    def busy(self) -> frozenset[str]:
+        """Files being written or waiting out their debounce: not to be read by a scan now."""
+        return frozenset(self._writing) | frozenset(self._timers)
+
     @property
     def alive(self) -> bool:
         observer = self._observer

@@ -176,9 +176,12 @@ async def test_hostile_text_stays_text(seeds: Path, client: Any) -> None:
                                       body=f"Paragraph with {HOSTILE} inside. It ends here.\n\nAnother one."))
 
     async def present() -> bool:
-        return "evil" in ids((await fetch(client, "/feed.atom"))[2])
+        for path in FEEDS:
+            if "evil" not in ids((await fetch(client, path))[2]):
+                return False
+        return True
     from conftest import eventually
-    await eventually(present, what="the hostile document")
+    await eventually(present, what="the hostile document in all nine feeds")
     for path in FEEDS:
         body = (await fetch(client, path))[2]
         assert b"<script>" not in body, path

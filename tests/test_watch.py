@@ -221,6 +221,7 @@ async def test_corrupted_index_is_rebuilt(seeds: Path, state: Path, start_app: A
 
     second = await start_app(seeds, state)
     assert {p: (await fetch(second, p))[1]["ETag"] for p in FEEDS} == etags
+    await second.close()  # the running service holds the index exclusively
     with sqlite3.connect(index) as db:  # rebuilt on disk, usable again
         assert db.execute("SELECT count(*) FROM documents").fetchone()[0] == 2
 
