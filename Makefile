@@ -23,3 +23,23 @@ clean:
 
 compose-check:
 	bash .ci/compose-check
+
+# Benchmarks (never part of `make test`): serving, freshness, profiles, scale -> docs/BENCHMARKS.md.
+# Bench-only tools go into the venv here. BENCH_ARGS=--quick for a smoke run.
+bench: $(STAMP)
+	$(BIN)/pip install -q psutil pyinstrument py-spy
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Many more fuzz examples than `make test` (in-process parse+render, end-to-end over a real server,
+# schemathesis against docs/openapi.yaml). FUZZ_EXAMPLES=20000 make fuzz for a longer run.
+fuzz: FUZZ_EXAMPLES ?= 5000
+fuzz: $(STAMP)
+	FEEDSVC_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FEEDSVC_SCHEMATHESIS_EXAMPLES=200 \
+	  $(BIN)/pytest -q -s --timeout=3600 tests/test_fuzz.py tests/test_hostile.py -k 'not oversized'
+
+# Loopback load with churn against a real `feedsvc serve`: 64 clients for 20 s; prints requests and errors.
+load: LOAD_CLIENTS ?= 64
+load: LOAD_SECONDS ?= 20
+load: $(STAMP)
+	FEEDSVC_LOAD_CLIENTS=$(LOAD_CLIENTS) FEEDSVC_LOAD_SECONDS=$(LOAD_SECONDS) \
+	  $(BIN)/pytest -q -s --timeout=600 tests/test_load.py

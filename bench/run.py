@@ -1,0 +1,106 @@
+"""Entry point of `make bench`: runs the selected sections and writes docs/BENCHMARKS.md.
+
+    .venv/bin/python bench/run.py                      # everything (serving, freshness, profile, scale)
+    .venv/bin/python bench/run.py --quick              # smoke run, ~1 min: bench/out/BENCHMARKS-quick.md
+    .venv/bin/python bench/run.py --sections serving,scale
+
+Results of each section are kept in bench/out/results.json with their date and commit, so a run of
+some sections updates only those in the report. Never part of `make test`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import OUT, ROOT, git_commit, log, machine  # noqa: E402
+
+SECTIONS = ("serving", "freshness", "profile", "scale")
+RESULTS = OUT / "results.json"
+BUDGET = 570.0  # seconds: `make bench` must finish in under 10 minutes
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="smoke run: few, short rounds on small corpora")
+    p.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
+    p.add_argument("--rounds", type=int, default=None, help="serving: alternating rounds (default 5)")
+    p.add_argument("--duration", type=float, default=None, help="serving: seconds per wrk run (default 4)")
+    p.add_argument("--connections", type=int, default=32, help="serving: wrk connections (default 32)")
+    p.add_argument("--sizes", default=None, help="scale: corpus sizes (default 1000,10000,100000)")
+    p.add_argument("--cold-cap", type=float, default=240.0, help="scale: cap on one cold start, seconds")
+    p.add_argument("--budget", type=float, default=BUDGET, help="seconds the whole run may take")
+    p.add_argument("--report-only", action="store_true", help="rewrite the report from bench/out/results.json")
+    p.add_argument("--report", type=Path, default=None,
+                   help="default docs/BENCHMARKS.md; with --quick bench/out/BENCHMARKS-quick.md (never clobbers the real one)")
+    args = p.parse_args(argv)
+    chosen = [] if args.report_only else [s.strip() for s in args.sections.split(",") if s.strip()]
+    unknown = set(chosen) - set(SECTIONS)
+    if unknown:
+        p.error(f"unknown sections: {', '.join(sorted(unknown))}")
+    q = args.quick
+    results_file = OUT / "results-quick.json" if q else RESULTS
+    if args.report is None:
+        args.report = OUT / "BENCHMARKS-quick.md" if q else ROOT / "docs" / "BENCHMARKS.md"
+    started = time.perf_counter()
+    deadline = started + args.budget
+    OUT.mkdir(parents=True, exist_ok=True)
+    results = json.loads(results_file.read_text()) if results_file.exists() else {}
+    results["machine"] = machine()
+    stamp = {"date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "commit": git_commit(),
+             "quick": q}
+    failed = False
+    for section in [s for s in SECTIONS if s in chosen]:
+        log(f"== {section}")
+        t0 = time.perf_counter()
+        try:
+            if section == "serving":
+                from serving import run
+
+                data = run(rounds=args.rounds or (2 if q else 5), duration=args.duration or (1 if q else 4),
+                           connections=args.connections)
+            elif section == "freshness":
+                from freshness import run
+
+                data = run(docs=30 if q else 200, gap=0.05, burst_size=100 if q else 1000, bursts=1 if q else 3)
+            elif section == "profile":
+                import profiling
+                from profiling import run
+
+                if q:
+                    profiling.PROFILES = OUT / "profiles-quick"
+
+                data = run(cold_docs=1000 if q else 10000, cold_cap=120, fresh_docs=30 if q else 200,
+                           burst_size=100 if q else 1000)
+            else:
+                from scale import run
+
+                sizes = [int(s) for s in (args.sizes or ("1000" if q else "1000,10000,100000")).split(",")]
+                # the largest cold start gets what is left of the budget, less a reserve for its warm restart
+                cap = max(30.0, min(args.cold_cap, deadline - time.perf_counter() - 90))
+                data = run(sizes=sizes, cold_cap=cap, warm_cap=120, change_count=3 if q else 8,
+                           cap_note=cap)
+        except Exception:  # record the failure, keep the other sections
+            failed = True
+            data = {"error": traceback.format_exc()}
+            log(f"{section} failed:\n{data['error']}")
+        data["_meta"] = {**stamp, "seconds": round(time.perf_counter() - t0, 1)}
+        results[section] = data
+        results_file.write_text(json.dumps(results, indent=1, default=str))
+    from report import write
+
+    write(results, args.report)
+    log(f"wrote {args.report} in {time.perf_counter() - started:.0f} s total")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
