@@ -16,6 +16,7 @@ from typing import Callable, Iterable
 
 from .index import FileState, Index, Row
 from .model import Document, DocumentError, document_id
+from .language import warm_up
 from .reader import classify, parse_document
 
 log = logging.getLogger("feedsvc.ingest")
@@ -24,8 +25,8 @@ log = logging.getLogger("feedsvc.ingest")
 _READ_ERROR = "cannot read:"
 # Files per index transaction.
 CHUNK = 500
-# Below this many files to parse at once, a pool of parser processes costs more than it saves.
-POOL_MIN = 200
+# Below this many files in one batch, parsing in this process is faster than starting a pool.
+POOL_MIN = 1000
 
 
 class RootUnavailable(Exception):
@@ -123,6 +124,8 @@ class Ingest:
         outcome = Outcome()
         ordered = sorted(set(paths))
         root_checked = False
+        # Parser processes pay off only on a bulk load: starting them costs about a second.
+        bulk = len(ordered) >= POOL_MIN and len(os.sched_getaffinity(0)) > 1
         previous: Callable[[], None] | None = None
         for start in range(0, len(ordered), CHUNK):
             rows: list[Row] = []
@@ -156,14 +159,14 @@ class Ingest:
                         touched.append((rel, result.state.size, result.state.mtime_ns))
                 else:
                     rows.append(result)
-            parsed = self._parse_all(reads)
+            parsed = self._parse_all(reads, bulk)
             # Parser processes work on this chunk while the previous one is written.
             if previous is not None:
                 previous()
             previous = functools.partial(self._finish, rows, parsed, removed, touched, outcome)
         if previous is not None:
             previous()
-        if len(ordered) >= CHUNK:
+        if bulk:
             self.close_pool()
         return outcome
 
@@ -225,14 +228,18 @@ class Ingest:
             return _Same(after.st_size, after.st_mtime_ns)
         return _Read(rel, after, digest, data)
 
-    def _parse_all(self, reads: list[_Read]) -> Callable[[], list[Row]]:
-        """Start parsing what was read, across processes when there is a lot (a cold start), else
-        here; the returned call gives the rows."""
+    def _parse_all(self, reads: list[_Read], bulk: bool) -> Callable[[], list[Row]]:
+        """Start parsing what was read, across processes on a bulk load, else here; the returned
+        call gives the rows."""
         jobs = [(r.data, r.rel, self.max_bytes) for r in reads]
         results: Iterable[Document | str]
-        if len(jobs) >= POOL_MIN and (workers := os.cpu_count() or 1) > 1:
+        if bulk and jobs:
             if self._pool is None:
-                self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
+                context = multiprocessing.get_context("forkserver")
+                # Workers fork from a server that has imported the parser already.
+                context.set_forkserver_preload(["feedsvc.reader"])
+                self._pool = ProcessPoolExecutor(len(os.sched_getaffinity(0)), mp_context=context,
+                                                 initializer=warm_up)
             results = self._pool.map(parse_job, jobs, chunksize=16)  # submitted now, collected later
         else:
             results = [parse_job(job) for job in jobs]

@@ -63,6 +63,12 @@ def detector(script: Script = "latin") -> LanguageDetector:
     return LanguageDetectorBuilder.from_languages(*_LATIN_LANGS).with_low_accuracy_mode().build()
 
 
+def warm_up() -> None:
+    """Load both detectors' models now, so the first document after a start does not wait for them."""
+    detector("cyrillic").compute_language_confidence_values("Лідери зустрілися")
+    detector().compute_language_confidence_values("The leaders met at a remote launch facility")
+
+
 def _sample(text: str, size: int = SAMPLE_CHARS) -> str:
     # URLs are Latin letters that say nothing about the language around them.
     head = text[: size * 2]

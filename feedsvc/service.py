@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import datetime as dt
 import logging
 import time
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
 from .index import Index
+from .language import warm_up
 from .ingest import Ingest, Outcome, RootUnavailable
 from .metrics import Metrics
 from .model import Entry
@@ -98,15 +100,19 @@ class Service:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Start the pipeline; the server listens meanwhile and answers 503 until the first scan is done."""
         loop = asyncio.get_running_loop()
-        self._index = await self._run(Index, self.settings.state_dir)
-        self._ingest = Ingest(self.settings.seeds, self._index, pattern=self.settings.pattern,
-                              max_bytes=self.settings.max_bytes)
         self._watcher = Watcher(self.settings.seeds, mode=self.settings.watch, debounce=self.settings.debounce,
                                 poll_interval=self.settings.poll_interval, on_ready=self.enqueue,
                                 on_event=self._count_event, loop=loop)
-        self._tasks = [loop.create_task(self._pipeline(), name="feedsvc-pipeline"),
-                       loop.create_task(self._supervise(), name="feedsvc-supervisor")]
+        self._tasks = [loop.create_task(self._pipeline(), name="feedsvc-pipeline")]
+
+    async def _open(self) -> None:
+        self._index = await self._run(Index, self.settings.state_dir)
+        self._ingest = Ingest(self.settings.seeds, self._index, pattern=self.settings.pattern,
+                              max_bytes=self.settings.max_bytes)
+        await self._run(warm_up)
+        self._tasks.append(asyncio.get_running_loop().create_task(self._supervise(), name="feedsvc-supervisor"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -145,6 +151,7 @@ class Service:
     # -- the pipeline: ingest, then render by priority -------------------------------------
 
     async def _pipeline(self) -> None:
+        await self._open()
         self._start_watcher()
         self._pending.add(_FULL_SCAN)
         while True:
@@ -181,6 +188,11 @@ class Service:
             asyncio.get_running_loop().call_later(self.settings.debounce * 5, self.enqueue, set(outcome.unsettled))
         if outcome.visible or not self._ready:
             self._after_change()
+        if not self._ready or len(outcome.added) + len(outcome.changed) >= 1000:
+            # What a bulk load leaves is long-lived: keep it out of the collector's full passes,
+            # which otherwise walk every indexed file's state on the change path.
+            gc.collect()
+            gc.freeze()
 
     def _apply(self, batch: set[str]) -> Outcome:
         assert self._ingest is not None
