@@ -259,9 +259,12 @@ class Ingest:
         # O_NOFOLLOW: a file swapped for a symlink after lstat is still not followed.
         fd = os.open(full, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
         try:
+            # Ask for the size we expect (plus one to see growth), not the limit: a 1 MiB buffer
+            # per read costs more than the read itself.
+            want = min(os.fstat(fd).st_size + 1, self.max_bytes + 1)
             chunks, left = [], self.max_bytes + 1
             while left > 0:
-                chunk = os.read(fd, min(left, 1 << 20))
+                chunk = os.read(fd, min(left, want))
                 if not chunk:
                     break
                 chunks.append(chunk)

@@ -58,8 +58,8 @@ def detector(script: Script = "latin") -> LanguageDetector:
     sentence or more, which is all it is asked about: 16 MB and 10 ms to load instead of
     ~190 MB and 1.5 s.
     """
-    if script == "cyrillic":
-        return LanguageDetectorBuilder.from_languages(*_CYRILLIC_LANGS).build()
+    if script == "cyrillic":  # two languages: all their models fit in ~12 MB, so load them up front
+        return LanguageDetectorBuilder.from_languages(*_CYRILLIC_LANGS).with_preloaded_language_models().build()
     return LanguageDetectorBuilder.from_languages(*_LATIN_LANGS).with_low_accuracy_mode().build()
 
 
