@@ -154,6 +154,7 @@ class Feedsvc(Proc):
     def __init__(self, seeds: Path, state: Path, *, name: str, core: str | None = SERVER_CORE,
                  extra: Sequence[str] = (), wrap: Sequence[str] = ()) -> None:
         self.port = free_port()
+        self.seeds = seeds
         self.base = f"http://127.0.0.1:{self.port}"
         cmd = [*wrap, str(FEEDSVC), "serve", "--seeds", str(seeds), "--state-dir", str(state),
                "--host", "127.0.0.1", "--port", str(self.port), "--base-url", self.base, *extra]

@@ -12,7 +12,9 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from common import CLIENT_CORE, OUT, ROOT, VENV_BIN, Feedsvc, Proc, log, pin_self, pinned, unpin_self
 from freshness import Poller, burst, trickle
@@ -108,106 +110,102 @@ def _short(loc: str) -> str:
     return loc.replace(str(ROOT) + os.sep, "")
 
 
-def cold_start(n: int, cap: float) -> dict[str, object]:
-    PROFILES.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="feedsvc-bench-prof-"))
-    svc = spy = None
-    try:
-        seeds = seeds_copy(corpus(OUT, n), work / "seeds")
-        svc = Feedsvc(seeds, work / "state", name=f"profile-cold-{n}")
-        spy = Spy(svc.pid, PROFILES / f"cold-{n}.txt")
-        ready = svc.wait_ready(cap)
-        spy.finish()
-        log(f"profile: cold start of {n} under py-spy ready in {ready} s")
-        return {"ready_s": ready, **summarise(spy.out)}
-    finally:
-        if spy is not None:
-            spy.stop()
-        if svc is not None:
-            svc.stop()
-        shutil.rmtree(work, ignore_errors=True)
+class _Session:
+    """One profiled server in a scratch folder; close() stops the profiler and the server by PID."""
+
+    def __init__(self) -> None:
+        PROFILES.mkdir(parents=True, exist_ok=True)
+        self.work = Path(tempfile.mkdtemp(prefix="feedsvc-bench-prof-"))
+        self.svc: Feedsvc | None = None
+        self.spy: Spy | None = None
+
+    def start(self, n: int, name: str, **kwargs: object) -> Feedsvc:
+        seeds = seeds_copy(corpus(OUT, n), self.work / "seeds")
+        self.svc = Feedsvc(seeds, self.work / "state", name=f"profile-{name}", **kwargs)
+        return self.svc
+
+    def watch(self, label: str) -> Spy:
+        assert self.svc is not None
+        self.spy = Spy(self.svc.pid, PROFILES / f"{label}.txt")
+        return self.spy
+
+    def close(self) -> None:
+        if self.spy is not None:
+            self.spy.stop()
+        if self.svc is not None:
+            self.svc.stop()
+        shutil.rmtree(self.work, ignore_errors=True)
 
 
-def freshness_run(docs: int, burst_size: int) -> dict[str, object]:
-    PROFILES.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="feedsvc-bench-prof-"))
-    svc = spy = None
+@contextmanager
+def _session() -> Iterator[_Session]:
+    session = _Session()
     try:
-        seeds = seeds_copy(corpus(OUT, 1000), work / "seeds")
-        svc = Feedsvc(seeds, work / "state", name="profile-freshness")
-        if svc.wait_ready(300) is None:
-            raise RuntimeError("not ready")
-        spy = Spy(svc.pid, PROFILES / "freshness.txt")
-        pin_self(CLIENT_CORE)
-        rng = random.Random(3)
-        poller = Poller(svc.port)
-        lat = trickle(seeds, poller, n=docs, gap=0.05, rename=False, tag="f", rng=rng)
-        b = burst(seeds, poller, n=burst_size, rename=True, tag="g", rng=rng)
-        spy.finish()
-        lat.sort()
-        log(f"profile: freshness under py-spy: p50 {lat[len(lat) // 2] * 1000:.1f} ms, burst {b * 1000:.0f} ms")
-        return {"p50_s": lat[len(lat) // 2], "burst_s": b, **summarise(spy.out)}
+        yield session
     finally:
         unpin_self()
-        if spy is not None:
-            spy.stop()
-        if svc is not None:
-            svc.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        session.close()
+
+
+def _profiled_start(session: _Session, n: int, label: str, cap: float, **kwargs: object) -> dict[str, object]:
+    """py-spy from the server's spawn until /healthz says ready."""
+    svc = session.start(n, label, **kwargs)
+    spy = session.watch(label)
+    ready = svc.wait_ready(cap)
+    spy.finish()
+    log(f"profile: {label} under py-spy ready in {ready} s")
+    return {"ready_s": ready, **summarise(spy.out)}
+
+
+def cold_start(n: int, cap: float) -> dict[str, object]:
+    with _session() as session:
+        return _profiled_start(session, n, f"cold-{n}", cap)
 
 
 def warm_start(n: int) -> dict[str, object] | None:
     """py-spy during a warm restart at n documents, from the index kept by the scale section."""
     from scale import load_cache
 
-    PROFILES.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="feedsvc-bench-prof-"))
-    svc = spy = None
-    try:
-        if not load_cache(work / "state", n):
+    with _session() as session:
+        if not load_cache(session.work / "state", n):
             return None
-        seeds = seeds_copy(corpus(OUT, n), work / "seeds")
-        svc = Feedsvc(seeds, work / "state", name=f"profile-warm-{n}", core=None)
-        spy = Spy(svc.pid, PROFILES / f"warm-{n}.txt")
-        ready = svc.wait_ready(120)
+        return _profiled_start(session, n, f"warm-{n}", 120, core=None)
+
+
+def freshness_run(docs: int, burst_size: int) -> dict[str, object]:
+    with _session() as session:
+        svc = session.start(1000, "freshness")
+        if svc.wait_ready(300) is None:
+            raise RuntimeError("not ready")
+        spy = session.watch("freshness")
+        pin_self(CLIENT_CORE)
+        rng = random.Random(3)
+        poller = Poller(svc.port)
+        lat = trickle(svc.seeds, poller, n=docs, gap=0.05, rename=False, tag="f", rng=rng)
+        b = burst(svc.seeds, poller, n=burst_size, rename=True, tag="g", rng=rng)
         spy.finish()
-        log(f"profile: warm restart of {n} under py-spy ready in {ready} s")
-        return {"ready_s": ready, **summarise(spy.out)}
-    finally:
-        if spy is not None:
-            spy.stop()
-        if svc is not None:
-            svc.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        lat.sort()
+        log(f"profile: freshness under py-spy: p50 {lat[len(lat) // 2] * 1000:.1f} ms, burst {b * 1000:.0f} ms")
+        return {"p50_s": lat[len(lat) // 2], "burst_s": b, **summarise(spy.out)}
 
 
 def serving_run(duration: float) -> dict[str, object]:
     """py-spy on feedsvc while wrk sends conditional GETs (304), then gzip GETs (200)."""
     from serving import wrk
 
-    PROFILES.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="feedsvc-bench-prof-"))
-    svc = spy = None
-    try:
-        seeds = seeds_copy(corpus(OUT, 1000), work / "seeds")
-        svc = Feedsvc(seeds, work / "state", name="profile-serving")
+    with _session() as session:
+        svc = session.start(1000, "serving")
         if svc.wait_ready(300) is None:
             raise RuntimeError("not ready")
         etag = Poller(svc.port).client.get("/feed.atom")[1]["etag"]
         url = f"http://127.0.0.1:{svc.port}/feed.atom"
         wrk(url, {"If-None-Match": etag}, 1, 32)
-        spy = Spy(svc.pid, PROFILES / "serving.txt")
+        spy = session.watch("serving")
         r304 = wrk(url, {"If-None-Match": etag}, duration, 32)
         r200 = wrk(url, {"Accept-Encoding": "gzip"}, duration, 32)
         spy.finish()
         log(f"profile: serving under py-spy: 304 {r304['rps']:.0f} req/s, 200 gzip {r200['rps']:.0f} req/s")
         return {"rps_304": r304["rps"], "rps_200_gzip": r200["rps"], **summarise(spy.out)}
-    finally:
-        if spy is not None:
-            spy.stop()
-        if svc is not None:
-            svc.stop()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def run(*, cold_docs: int, cold_cap: float, fresh_docs: int, burst_size: int,

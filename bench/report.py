@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 HUGO = ("Hugo (quoted from the issue, **not measured here**: not installable on this machine): "
         "10k pages to RSS ~0.8 s, full site 3.5 s; `hugo server` edit → index.xml median 365 ms.")
@@ -23,6 +23,15 @@ def _mib(kb: Any) -> str:
 
 def _met(ok: bool | None) -> str:
     return "n/a" if ok is None else ("**met**" if ok else "**not met**")
+
+
+def _not_measured(add: Callable[[str], None], section: dict[str, Any]) -> None:
+    """What a section shows when it has no figures: its failure, or that it has not run."""
+    if "error" in section:
+        add(_meta(section) + " **failed:**")
+        add("```\n" + section["error"][-1500:] + "\n```")
+    else:
+        add("_Not run yet._")
 
 
 def _meta(d: dict[str, Any]) -> str:
@@ -170,11 +179,8 @@ def write(results: dict[str, Any], path: Path) -> None:
         for scen, row in sv["summary"].items():
             add(f"| {scen} | {row['ratio_rps_feedsvc_vs_bare']:.1%} | ×{row['ratio_p99_feedsvc_vs_bare']:.2f} | "
                 f"{row['ratio_rps_feedsvc_vs_nginx']:.1%} | {row['ratio_rps_bare_vs_nginx']:.1%} |")
-    elif "error" in sv:
-        add(_meta(sv) + " **failed:**")
-        add("```\n" + sv["error"][-1500:] + "\n```")
     else:
-        add("_Not run yet._")
+        _not_measured(add, sv)
     add("")
 
     # ---------------------------------------------------------------------------------- freshness
@@ -194,11 +200,8 @@ def write(results: dict[str, Any], path: Path) -> None:
                     f"({f['burst_spread']}) | {f['documents_after']} / {f['documents_expected']} |")
         add("")
         add(f"Reference: {HUGO}")
-    elif "error" in fr:
-        add(_meta(fr) + " **failed:**")
-        add("```\n" + fr["error"][-1500:] + "\n```")
     else:
-        add("_Not run yet._")
+        _not_measured(add, fr)
     add("")
 
     # ---------------------------------------------------------------------------------- scale
@@ -226,11 +229,8 @@ def write(results: dict[str, Any], path: Path) -> None:
             add(f"One change at 100k vs 1k: ×{s100['change_median_s'] / s1['change_median_s']:.2f}.")
         add("")
         add(f"Reference: {HUGO}")
-    elif "error" in sc:
-        add(_meta(sc) + " **failed:**")
-        add("```\n" + sc["error"][-1500:] + "\n```")
     else:
-        add("_Not run yet._")
+        _not_measured(add, sc)
     add("")
 
     # ---------------------------------------------------------------------------------- profiles
@@ -273,11 +273,8 @@ def write(results: dict[str, Any], path: Path) -> None:
             add("| --- | --- | --- |")
             for name, n, pct in d["inclusive_feedsvc_functions"][:10]:
                 add(f"| {pct:.1f}% | {n} | `{name}` |")
-    elif "error" in pr:
-        add(_meta(pr) + " **failed:**")
-        add("```\n" + pr["error"][-1500:] + "\n```")
     else:
-        add("_Not run yet._")
+        _not_measured(add, pr)
     add("")
     add("## Re-running")
     add("")

@@ -47,6 +47,8 @@ def _wants_gzip(request: web.Request) -> bool:
     accept = request.headers.get("Accept-Encoding", "")
     if "gzip" not in accept:
         return False
+    if ";" not in accept:  # no q-values: what nearly every client sends
+        return True
     for part in accept.split(","):
         coding, _, params = part.strip().partition(";")
         if coding.strip().lower() in ("gzip", "*"):
@@ -77,6 +79,7 @@ class Routes:
         self.settings = settings
         self.service = service
         self._bound_host = service.base_url.split("://", 1)[1]
+        self._fixed_base = bool(settings.base_url)
 
     def base_url(self, request: web.Request) -> str:
         """The configured base URL, else the one the client used (proxies' X-Forwarded-* honoured)."""
@@ -100,11 +103,12 @@ class Routes:
 
     def _default_base(self, request: web.Request) -> bool:
         """Whether the request's URLs are those of the pre-rendered bytes (no header parsing needed)."""
-        if self.settings.base_url:
+        if self._fixed_base:
             return True
         headers = request.headers
-        return ("X-Forwarded-Host" not in headers and "X-Forwarded-Proto" not in headers
-                and request.host == self._bound_host and request.scheme == "http")
+        # We serve plain HTTP only (TLS ends at a proxy, which sends X-Forwarded-Proto).
+        return (headers.get("Host") == self._bound_host and "X-Forwarded-Host" not in headers
+                and "X-Forwarded-Proto" not in headers)
 
     def feed(self, view: View) -> Handler:
         current = self.service.current
