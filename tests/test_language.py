@@ -53,3 +53,41 @@ def test_script() -> None:
 
 def test_detector_built_once() -> None:
     assert detector() is detector() and detector("cyrillic") is detector("cyrillic")
+
+
+def test_ukrainian_vs_russian_accuracy_on_short_snippets() -> None:
+    """The detector on what it is really asked: short snippets the letter rule cannot decide."""
+    import random
+    import re
+    from pathlib import Path
+
+    seed = Path(__file__).resolve().parent.parent / "seeds" / "000_1376dc493dc06474.txt"
+    uk_text = seed.read_text(encoding="utf-8").split("\n")[8]
+    ru_text = (
+        "Лидеры России и Северной Кореи встретились на отдаленном сибирском ракетном комплексе для "
+        "проведения саммита, который подчеркивает, насколько совпадают интересы двух лидеров перед их "
+        "конфронтацией с Соединенными Штатами. По мнению авторов статьи, для Путина встреча с Ким Чен Ыном "
+        "это возможность пополнить запасы боеприпасов, истощенные восемнадцатимесячной войной. Аналитики "
+        "считают, что Северная Корея может иметь десятки миллионов устаревших артиллерийских снарядов и ракет "
+        "советского образца, которые могли бы дать огромный импульс российской армии в Украине. Но сделка по "
+        "поставкам оружия нарушит международные санкции, которые Россия поддерживала в прошлом. Москва готовит "
+        "новое наступление на востоке страны. Правительство обсуждает бюджет на следующий год. Президент "
+        "подписал указ о мобилизации. Переговоры в Стамбуле продолжатся завтра.")
+    rng = random.Random(1)
+
+    def snippets(text: str) -> list[str]:
+        words = text.split()
+        out = []
+        for _ in range(400):
+            n = rng.randint(3, 9)
+            start = rng.randint(0, len(words) - n)
+            out.append(" ".join(words[start:start + n]))
+        return out
+
+    uk_only, ru_only = re.compile("[іїєґІЇЄҐ]"), re.compile("[ыэъёЫЭЪЁ]")
+    cases = [(s, "uk") for s in snippets(uk_text)] + [(s, "ru") for s in snippets(ru_text)]
+    hard = [(s, lang) for s, lang in cases
+            if not (len(uk_only.findall(s)) >= 4 and not ru_only.search(s)) and not (ru_only.search(s) and not uk_only.search(s))]
+    assert len(hard) > 200 and {lang for _, lang in hard} == {"uk", "ru"}
+    right = sum(detect(s) == lang for s, lang in hard)
+    assert right / len(hard) >= 0.97, f"{right}/{len(hard)}"
