@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Literal, Mapping
 from urllib.parse import urlsplit
@@ -183,7 +183,3 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         if spec.choices:
             kwargs["choices"] = spec.choices
         parser.add_argument(spec.flag, **kwargs)
-
-
-def setting_names() -> tuple[str, ...]:
-    return tuple(f.name for f in fields(Settings))
