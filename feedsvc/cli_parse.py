@@ -13,6 +13,9 @@ from .reader import read_document
 
 def parse_command(files: list[str], *, pattern: str, max_bytes: int) -> int:
     """Print one JSON line per document, `FILE: REASON` on stderr per other file; 1 if any rejected."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):  # JSON keeps Cyrillic as is, whatever the locale
+            stream.reconfigure(encoding="utf-8")
     status = 0
     for name in files:
         path = pathlib.Path(name)
@@ -37,9 +40,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pattern", default="*.txt", help="fnmatch pattern of document names")
     parser.add_argument("--max-bytes", type=int, default=1 << 20, help="largest file accepted")
     args = parser.parse_args(argv)
-    for stream in (sys.stdout, sys.stderr):
-        if hasattr(stream, "reconfigure"):  # JSON keeps Cyrillic as is, whatever the locale
-            stream.reconfigure(encoding="utf-8")
     return parse_command(args.files, pattern=args.pattern, max_bytes=args.max_bytes)
 
 
