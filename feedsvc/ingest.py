@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from .index import FileState, Index, Row
-from .model import Document, DocumentError, document_id
+from .model import Document, DocumentError, Rejected, document_id
 from .language import warm_up
-from .reader import classify, parse_document
+from .reader import SYMLINK, classify, parse_document, read_bounded
 
 log = logging.getLogger("feedsvc.ingest")
 
@@ -211,13 +211,15 @@ class Ingest:
                 and not (known.reason or "").startswith(_READ_ERROR):
             return _Same(before.st_size, before.st_mtime_ns)
         if stat.S_ISLNK(before.st_mode):
-            return self._rejected(rel, before, b"", "symbolic link: not followed, not published")
+            return self._rejected(rel, before, b"", SYMLINK)
         if not stat.S_ISREG(before.st_mode):
             return self._rejected(rel, before, b"", "not a regular file")
         try:
-            data, after = self._read(full)
+            data, after = read_bounded(full, self.max_bytes)
         except FileNotFoundError:
             return None
+        except Rejected as exc:  # swapped for a FIFO or the like since the lstat
+            return self._rejected(rel, before, b"", exc.reason)
         except OSError as exc:
             return self._rejected(rel, before, b"", f"{_READ_ERROR} {exc.strerror or exc}")
         if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or \
@@ -254,24 +256,6 @@ class Ingest:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
-
-    def _read(self, full: str) -> tuple[bytes, os.stat_result]:
-        # O_NOFOLLOW: a file swapped for a symlink after lstat is still not followed.
-        fd = os.open(full, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-        try:
-            # Ask for the size we expect (plus one to see growth), not the limit: a 1 MiB buffer
-            # per read costs more than the read itself.
-            want = min(os.fstat(fd).st_size + 1, self.max_bytes + 1)
-            chunks, left = [], self.max_bytes + 1
-            while left > 0:
-                chunk = os.read(fd, min(left, want))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                left -= len(chunk)
-            return b"".join(chunks), os.fstat(fd)
-        finally:
-            os.close(fd)
 
     def _first_seen(self, rel: str, mtime_ns: int) -> int:
         known = self.index.state(rel)

@@ -332,18 +332,26 @@ def parse_document(data: bytes, relpath: str, *, max_bytes: int = 1 << 20) -> Do
         raise Rejected(f"unexpected parser error: {type(error).__name__}: {error}") from error
 
 
-def _read_bytes(path: pathlib.Path, max_bytes: int) -> bytes:
+SYMLINK = "symbolic link: not followed, not published"
+
+
+def read_bounded(path: str | os.PathLike[str], max_bytes: int) -> tuple[bytes, os.stat_result]:
+    """At most max_bytes + 1 bytes of a regular file, never through a symlink, and its stat after."""
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     fd = os.open(path, flags)  # O_NOFOLLOW/O_NONBLOCK: a swapped-in symlink or FIFO cannot hang us
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             raise Rejected("not a regular file")
+        # Buffers of the file's size, not of the limit: a 1 MiB buffer per read costs more than
+        # the read; the +1 shows a file that grew past its stat.
+        size = min(st.st_size + 1, max_bytes + 1)
         chunks: list[bytes] = []
         remaining = max_bytes + 1
-        while remaining > 0 and (chunk := os.read(fd, min(remaining, 1 << 16))):
+        while remaining > 0 and (chunk := os.read(fd, min(remaining, size))):
             chunks.append(chunk)
             remaining -= len(chunk)
-        return b"".join(chunks)
+        return b"".join(chunks), os.fstat(fd)
     finally:
         os.close(fd)
 
@@ -361,13 +369,13 @@ def read_document(
     try:
         mode = path.lstat().st_mode
         if stat.S_ISLNK(mode):
-            raise Rejected("symbolic link; documents must be regular files")
+            raise Rejected(SYMLINK)
         if not stat.S_ISREG(mode):
             raise Rejected("not a regular file")
         folders = [root / p for p in pathlib.PurePath(relpath).parents if p.parts]
         if any(folder.is_symlink() for folder in folders):
             raise Rejected("inside a symbolically linked folder")
-        data = _read_bytes(path, max_bytes)
+        data, _ = read_bounded(path, max_bytes)
     except OSError as error:
         raise Rejected(f"cannot read: {error.strerror or error}") from None
     return parse_document(data, relpath, max_bytes=max_bytes)
