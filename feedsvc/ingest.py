@@ -12,7 +12,7 @@ import stat
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, NamedTuple
 
 from .index import FileState, Index, Row
 from .model import Document, DocumentError, Rejected, document_id
@@ -27,6 +27,14 @@ _READ_ERROR = "cannot read:"
 CHUNK = 500
 # Below this many files in one batch, parsing in this process is faster than starting a pool.
 POOL_MIN = 1000
+
+
+class Stat(NamedTuple):
+    """The three fields of an lstat a scan keeps: a full os.stat_result costs ~800 bytes a file."""
+
+    st_mode: int
+    st_size: int
+    st_mtime_ns: int
 
 
 class RootUnavailable(Exception):
@@ -79,9 +87,9 @@ class Ingest:
         except OSError as exc:
             raise RootUnavailable(f"seeds folder {str(self.root)!r}: {exc.strerror or exc}") from None
 
-    def scan(self, under: str = "") -> dict[str, os.stat_result]:
+    def scan(self, under: str = "") -> dict[str, Stat]:
         """Every file below `under` with its lstat, symlinks included, never followed."""
-        found: dict[str, os.stat_result] = {}
+        found: dict[str, Stat] = {}
         root = os.fspath(self.root)
         if under:
             self.check_root()
@@ -99,7 +107,7 @@ class Ingest:
                             if not item.name.startswith("."):
                                 stack.append((item.path, f"{prefix}{item.name}/"))
                         else:
-                            found[prefix + item.name] = st
+                            found[prefix + item.name] = Stat(st.st_mode, st.st_size, st.st_mtime_ns)
             except OSError as exc:
                 if folder == root:
                     reason = "does not exist" if isinstance(exc, FileNotFoundError) else exc.strerror or str(exc)
@@ -115,7 +123,7 @@ class Ingest:
         known = {p for p in self.index.paths() if p.startswith(prefix)}
         return self.process(on_disk.keys() | known, on_disk)
 
-    def process(self, paths: Iterable[str], stats: dict[str, os.stat_result] | None = None) -> Outcome:
+    def process(self, paths: Iterable[str], stats: dict[str, Stat] | None = None) -> Outcome:
         """Bring each path's index row in line with the file, a transaction per chunk of files.
 
         Chunks keep memory flat on a cold start of 100,000 files; each chunk is atomic, and a
@@ -191,7 +199,7 @@ class Ingest:
             outcome.changed.append(rel)
             log.info("document changed: %s", rel)
 
-    def _one(self, rel: str, before: os.stat_result | None = None) -> Row | _Read | _Same | _Unsettled | None:
+    def _one(self, rel: str, before: Stat | os.stat_result | None = None) -> Row | _Read | _Same | _Unsettled | None:
         """What one path needs: its bytes to parse (_Read), a rejected Row, _Same when its bytes did
         not change, _Unsettled when it changed while read, None when it is not a document."""
         reason = classify(rel, self.pattern)
@@ -267,7 +275,7 @@ class Ingest:
         state = FileState(document.id, digest, st.st_size, st.st_mtime_ns, first_seen, document.languages, None)
         return Row(rel, state, document, published, st.st_mtime_ns)
 
-    def _rejected(self, rel: str, st: os.stat_result, data: bytes, reason: str) -> Row:
+    def _rejected(self, rel: str, st: Stat | os.stat_result, data: bytes, reason: str) -> Row:
         digest = hashlib.sha256(data + reason.encode()).hexdigest()
         state = FileState(document_id(rel), digest, st.st_size, st.st_mtime_ns,
                           self._first_seen(rel, st.st_mtime_ns), (), reason)
