@@ -250,6 +250,8 @@ async def test_healthz_and_metrics(seeds: Path, client: Any) -> None:
 
 async def test_errors_are_json_and_methods_limited(client: Any) -> None:
     status, headers, body = await fetch(client, "/no/such/thing")
+    assert status == 404 and b"no/such" not in body and b"Traceback" not in body
+    status, headers, body = await fetch(client, "/feed.atom?page=99")
     assert status == 404 and json.loads(body)["status"] == 404
     response = await client.post("/feed.atom", data=b"x")
     assert response.status == 405 and "GET" in response.headers["Allow"]
