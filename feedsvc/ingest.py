@@ -250,7 +250,7 @@ class Ingest:
                 context.set_forkserver_preload(["feedsvc.reader"])
                 self._pool = ProcessPoolExecutor(len(os.sched_getaffinity(0)), mp_context=context,
                                                  initializer=warm_up)
-            results = self._pool.map(parse_job, jobs, chunksize=16)  # submitted now, collected later
+            results = self._pool.map(parse_job, jobs, chunksize=64)  # submitted now, collected later
         else:
             results = [parse_job(job) for job in jobs]
 
