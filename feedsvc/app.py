@@ -110,18 +110,18 @@ class Routes:
         return (headers.get("Host") == self._bound_host and "X-Forwarded-Host" not in headers
                 and "X-Forwarded-Proto" not in headers)
 
+    def _prerendered(self, request: web.Request, path: str) -> web.Response | None:
+        """The path almost every poll takes: no query, the default base URL, bytes at hand."""
+        if request.query_string or not self._default_base(request):
+            return None
+        rendered = self.service.current(path)
+        return None if rendered is None else _respond(request, rendered)
+
     def feed(self, view: View) -> Handler:
-        current = self.service.current
-
         async def handler(request: web.Request) -> web.StreamResponse:
-            # The path almost every poll takes: no query, the default base URL, bytes at hand.
-            if not request.query_string and self._default_base(request):
-                rendered = current(view.path)
-                if rendered is not None:
-                    return _respond(request, rendered)
-            return await slow(request)
-
-        async def slow(request: web.Request) -> web.StreamResponse:
+            fast = self._prerendered(request, view.path)
+            if fast is not None:
+                return fast
             limit = _int_param(request, "limit", self.settings.page_size, 1, MAX_LIMIT)
             page = _int_param(request, "page", 1, 1, 999_999)
             if page > 1 and (page - 1) * limit >= self.service.total(view.lang):
@@ -130,10 +130,9 @@ class Routes:
         return handler
 
     async def home(self, request: web.Request) -> web.StreamResponse:
-        if self._default_base(request):
-            rendered = self.service.current("/")
-            if rendered is not None:
-                return _respond(request, rendered)
+        fast = self._prerendered(request, "/")
+        if fast is not None:
+            return fast
         return await self._send(request, Key(None, HOME_ENTRIES, 1, self.base_url(request)))
 
     async def healthz(self, request: web.Request) -> web.StreamResponse:
@@ -157,7 +156,6 @@ class Routes:
     async def metrics(self, request: web.Request) -> web.StreamResponse:
         metrics = request.app[METRICS]
         return web.Response(body=metrics.exposition(), headers={"Content-Type": metrics.content_type, **_NO_STORE})
-
 
 
 def _instrument(metrics: Metrics, route: str, handler: Handler) -> Handler:

@@ -145,6 +145,10 @@ class Ingest:
                     continue  # its close event will bring it in
                 result = self._one(rel, stats.get(rel) if stats else None)
                 known = self.index.state(rel)
+                if isinstance(result, Row) and known is not None and \
+                        (known.reason, known.hash) == (result.state.reason, result.state.hash):
+                    # Rejected again for the same reason (a file still unreadable): say it once.
+                    result = _Same(result.state.size, result.state.mtime_ns)
                 if result is None:
                     if known is not None:
                         if not root_checked:
@@ -161,10 +165,6 @@ class Ingest:
                     if known and (known.size, known.mtime_ns) != (result.size, result.mtime_ns):
                         touched.append((rel, result.size, result.mtime_ns))
                         outcome.touched += 1
-                elif known is not None and known.reason == result.state.reason and known.hash == result.state.hash:
-                    # Rejected again for the same reason (a file still unreadable): say it once.
-                    if (known.size, known.mtime_ns) != (result.state.size, result.state.mtime_ns):
-                        touched.append((rel, result.state.size, result.state.mtime_ns))
                 else:
                     rows.append(result)
             parsed = self._parse_all(reads, bulk)

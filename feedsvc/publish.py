@@ -64,30 +64,26 @@ class Rendered:
 
 
 class Shelf:
-    """The current bytes per key; defaults are replaced per change, other variants kept in an LRU."""
+    """The current bytes: each route's default page by path, replaced per change; other variants
+    (pages, limits, base URLs) in an LRU emptied on every change."""
 
     def __init__(self, extra_capacity: int = 256) -> None:
-        self._main: dict[Hashable, Rendered] = {}
         self._defaults: dict[str, Rendered] = {}
         self._extra: OrderedDict[Hashable, Rendered] = OrderedDict()
         self._capacity = extra_capacity
         self.generation = 0
 
-    def get(self, key: Hashable) -> Rendered | None:
-        found = self._main.get(key)
-        if found is None:
-            found = self._extra.get(key)
-            if found is not None:
-                self._extra.move_to_end(key)
-        return found
-
-    def put_main(self, key: Hashable, rendered: Rendered, path: str) -> None:
-        """Publish the bytes of a main feed; `path` also finds them without building a key."""
-        self._main[key] = rendered
-        self._defaults[path] = rendered
-
     def default(self, path: str) -> Rendered | None:
         return self._defaults.get(path)
+
+    def put_default(self, path: str, rendered: Rendered) -> None:
+        self._defaults[path] = rendered
+
+    def extra(self, key: Hashable) -> Rendered | None:
+        found = self._extra.get(key)
+        if found is not None:
+            self._extra.move_to_end(key)
+        return found
 
     def put_extra(self, key: Hashable, rendered: Rendered, generation: int) -> None:
         if generation != self.generation:

@@ -41,6 +41,10 @@ class Key:
     page: int
     base_url: str
 
+    @property
+    def path(self) -> str:
+        return self.view.path if self.view else "/"
+
 
 @dataclass(frozen=True, slots=True)
 class Health:
@@ -89,12 +93,13 @@ class Service:
         self._root_problem: str | None = None
         self._render_problem: str | None = None
         self._last_change: dt.datetime | None = None
-        self._health_cache: tuple[int, Health] | None = None
         self._counts: dict[Any, int] = {None: 0, "en": 0, "uk": 0}
         self._rejected: tuple[tuple[str, str], ...] = ()
         self._round_renders = 0
         self._round_started = time.perf_counter()
         self._pages: dict[tuple[Any, ...], tuple[Entry, ...]] = {}
+        self._pages_generation = -1
+        self._main_key_set = frozenset(self._main_keys())
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -215,7 +220,7 @@ class Service:
         self.shelf.changed()
         if not self._dirty:
             self._round_started = time.perf_counter()
-        self._dirty = set(self._main_keys())
+        self._dirty = set(self._main_key_set)
 
     def _main_keys(self) -> list[Key]:
         size = self.settings.page_size
@@ -232,7 +237,7 @@ class Service:
             log.exception("rendering %s failed; the last good bytes stay published", key)
             return
         self._render_problem = None
-        self.shelf.put_main(key, rendered, key.view.path if key.view else "/")
+        self.shelf.put_default(key.path, rendered)
         self._round_renders += 1
 
     def _log_round(self) -> None:
@@ -274,11 +279,12 @@ class Service:
     def _page(self, lang: Any, limit: int, offset: int) -> tuple[Entry, ...]:
         """One page from the index, shared by the three formats of a view until the next change."""
         assert self._index is not None
-        key = (self.shelf.generation, lang, limit, offset)
+        if self._pages_generation != self.shelf.generation or len(self._pages) > 64:
+            self._pages.clear()
+            self._pages_generation = self.shelf.generation
+        key = (lang, limit, offset)
         found = self._pages.get(key)
         if found is None:
-            if len(self._pages) > 64 or any(k[0] != key[0] for k in self._pages):
-                self._pages.clear()
             found = self._pages[key] = self._index.page(lang, limit, offset)
         return found
 
@@ -288,7 +294,9 @@ class Service:
         return self._counts[lang]
 
     def get(self, key: Key) -> Rendered | None:
-        return self.shelf.get(key)
+        if key in self._main_key_set:
+            return self.shelf.default(key.path)
+        return self.shelf.extra(key)
 
     def current(self, path: str) -> Rendered | None:
         """The default page of the feed at `path` (or "/" for the home page), if rendered yet."""
@@ -296,7 +304,7 @@ class Service:
 
     async def variant(self, key: Key) -> Rendered:
         """Bytes for a non-default page or base URL: rendered once per change, then shared."""
-        found = self.shelf.get(key)
+        found = self.get(key)
         if found is not None:
             return found
         waiting = self._variants.get(key)
