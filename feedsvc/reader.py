@@ -23,8 +23,11 @@ _CONTROL_RATIO = 0.05  # more control bytes than this is binary data, not text w
 
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
 _BLANKS = re.compile("[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]{2,}|[\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
+# What _BLANKS could change, without its alternation: scanning for these is 5x cheaper than the
+# substitution, and most documents have none.
+_ODD_BLANK = re.compile("[\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
 _INVISIBLE = re.compile("[\ufeff\u200b]")
-_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0b, 0x0c, *range(0x0e, 0x20), 0x7f])
 _UTF8_CYRILLIC = re.compile(rb"[\xd0\xd1][\x80-\xbf]")
 _CP1251_LETTERS = re.compile(rb"[\xc0-\xff\xa5\xaa\xaf\xb2\xb3\xb4\xba\xbf]")
 _HEADING = re.compile(r"^#{1,3}(?!#)\s*")
@@ -106,7 +109,7 @@ def _decode(data: bytes, max_bytes: int) -> tuple[str, list[str]]:
         raise Rejected("UTF-16 text; save the file as UTF-8")
     if b"\x00" in data:
         raise Rejected("binary data: contains NUL bytes")
-    controls = len(_CONTROL_BYTES.findall(data))
+    controls = len(data) - len(data.translate(None, _CONTROL_BYTES))  # a C loop, not a regex
     if data and controls / len(data) > _CONTROL_RATIO:
         raise Rejected(f"binary data: {controls} control characters in {len(data)} bytes")
     data = data.removeprefix(b"\xef\xbb\xbf")
@@ -128,7 +131,8 @@ def _lines(text: str, warnings: list[str]) -> list[str]:
         warnings.append(f"removed {stripped} control or non-XML character(s)")
     if "\ufeff" in text or "\u200b" in text:  # rare; `in` is far cheaper than a regex pass
         text = _INVISIBLE.sub("", text)
-    text = _BLANKS.sub(" ", text)  # odd spaces and runs of spaces, in one pass
+    if "  " in text or _ODD_BLANK.search(text):
+        text = _BLANKS.sub(" ", text)  # odd spaces and runs of spaces, in one pass
     lines = [line.strip() for line in text.split("\n")]
     for number, line in enumerate(lines, 1):
         if len(line) > MAX_LINE:
@@ -348,9 +352,11 @@ def read_bounded(path: str | os.PathLike[str], max_bytes: int) -> tuple[bytes, o
         size = min(st.st_size + 1, max_bytes + 1)
         chunks: list[bytes] = []
         remaining = max_bytes + 1
-        while remaining > 0 and (chunk := os.read(fd, min(remaining, size))):
+        while remaining > 0 and (chunk := os.read(fd, want := min(remaining, size))):
             chunks.append(chunk)
             remaining -= len(chunk)
+            if len(chunk) < want:  # a regular file reads short only at its end: skip the empty read
+                break
         return b"".join(chunks), os.fstat(fd)
     finally:
         os.close(fd)

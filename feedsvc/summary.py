@@ -23,10 +23,10 @@ _TIME_FOLLOWERS = frozenset(
 )
 
 _READ_MORE = re.compile(r"(?i)^read more\s*[:\-–—]")
-_CREDIT = re.compile(
-    r"^(?:—|--|–)|^\((?:Reporting|Writing|Additional reporting) by\b"
-    r"|\bcontributed(?: to this (?:report|story|article))?\.?[\"”)]*\s*$"
-)
+# Two patterns, not one alternation: searching a long paragraph for either at every position
+# cost more than the rest of the summary.
+_CREDIT_START = re.compile(r"(?:—|--|–)|\((?:Reporting|Writing|Additional reporting) by\b")
+_CONTRIBUTED = re.compile(r"\bcontributed(?: to this (?:report|story|article))?\.?[\"”)]*\s*$")
 _DATELINE = re.compile(
     r"^[A-Z][A-Z'’.\- ]{1,40}(?:,[^()—–\n]{1,40})?\s*\([A-Za-z .]{2,30}\)\s*(?:—|–|--|-)\s*"
 )
@@ -35,7 +35,7 @@ _DATELINE = re.compile(
 _PLAIN_END = re.compile(r"(?<![\w.])([A-Za-z][a-z]+|\d+)([.!?])([\"”’)]*)\s+(?=[\"“‘(]*[A-Z])")
 _INNER_STOP = re.compile(r"[.!?]")
 _ACRONYM_SPLIT = re.compile(r"(?:\b(?:[A-Z]\.){2,}|\b(?:Inc|Jr|Sr|Co|Ltd|Corp)\.)(\s+)(?=([A-Z][a-z]*)\b)")
-_LAST_WORD = re.compile(r"(\w+)\.[\"”’)]*$")
+_LAST_WORD = re.compile(r"(?<!\w)(\w+)\.[\"”’)]*$")  # searched in a sentence's tail only
 _CLOSERS = re.compile(r"^[\"”’)\]]+$")
 _AM_PM = re.compile(r"\b[ap]\.m\.$")
 
@@ -53,7 +53,8 @@ def is_read_more(paragraph: str) -> bool:
 
 def is_credit(paragraph: str) -> bool:
     """An agency credit paragraph (`—Litvinova reported from ...`, `... contributed.`)."""
-    return bool(_CREDIT.search(paragraph)) and len(paragraph) < 1000
+    return len(paragraph) < 1000 and bool(
+        _CREDIT_START.match(paragraph) or ("contributed" in paragraph and _CONTRIBUTED.search(paragraph)))
 
 
 def strip_dateline(paragraph: str) -> str:
@@ -85,10 +86,10 @@ def _joins(previous: str, following: str) -> bool:
     """Whether pysbd split `previous` from `following` where no sentence ends."""
     if _CLOSERS.match(following) or following[0].islower():
         return True
-    last = _LAST_WORD.search(previous)
+    last = _LAST_WORD.search(previous, max(0, len(previous) - 40))
     if last and last.group(1).lower() in _TITLES:
         return True
-    return bool(_AM_PM.search(previous)) and following.split(None, 1)[0].strip(".,") in _TIME_FOLLOWERS
+    return bool(_AM_PM.search(previous, max(0, len(previous) - 5))) and following.split(None, 1)[0].strip(".,") in _TIME_FOLLOWERS
 
 
 def _fix(pieces: list[str]) -> list[str]:
