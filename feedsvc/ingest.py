@@ -5,18 +5,19 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import json
 import logging
-import multiprocessing
 import os
 import stat
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, NamedTuple
+from typing import Callable, Iterable, Iterator, NamedTuple
 
+from . import pool
 from .index import FileState, Index, Row
-from .model import Document, DocumentError, Rejected, document_id
-from .language import warm_up
+from .model import DocumentError, Lang, Rejected
 from .reader import SYMLINK, classify, parse_document, read_bounded
 
 log = logging.getLogger("feedsvc.ingest")
@@ -25,8 +26,6 @@ log = logging.getLogger("feedsvc.ingest")
 _READ_ERROR = "cannot read:"
 # Files per index transaction.
 CHUNK = 500
-# Below this many files in one batch, parsing in this process is faster than starting a pool.
-POOL_MIN = 1000
 
 
 class Stat(NamedTuple):
@@ -77,6 +76,7 @@ class Ingest:
         self.pattern = pattern
         self.max_bytes = max_bytes
         self._pool: ProcessPoolExecutor | None = None
+        self._root_checked = False
         # Files a writer still holds (set by the loop before each batch): a scan must not read them.
         self.busy: frozenset[str] = frozenset()
 
@@ -87,9 +87,8 @@ class Ingest:
         except OSError as exc:
             raise RootUnavailable(f"seeds folder {str(self.root)!r}: {exc.strerror or exc}") from None
 
-    def scan(self, under: str = "") -> dict[str, Stat]:
+    def scan(self, under: str = "") -> Iterator[tuple[str, Stat]]:
         """Every file below `under` with its lstat, symlinks included, never followed."""
-        found: dict[str, Stat] = {}
         root = os.fspath(self.root)
         if under:
             self.check_root()
@@ -107,21 +106,34 @@ class Ingest:
                             if not item.name.startswith("."):
                                 stack.append((item.path, f"{prefix}{item.name}/"))
                         else:
-                            found[prefix + item.name] = Stat(st.st_mode, st.st_size, st.st_mtime_ns)
+                            yield prefix + item.name, Stat(st.st_mode, st.st_size, st.st_mtime_ns)
             except OSError as exc:
                 if folder == root:
                     reason = "does not exist" if isinstance(exc, FileNotFoundError) else exc.strerror or str(exc)
                     raise RootUnavailable(f"seeds folder {root!r}: {reason}") from None
                 if not isinstance(exc, FileNotFoundError):
                     log.warning("cannot list %s: %s", folder, exc.strerror or exc)
-        return found
 
     def reconcile(self, under: str = "") -> Outcome:
-        """Full scan: every file on disk, and every indexed path that may be gone."""
-        on_disk = self.scan(under)
+        """Full scan: every file on disk, and every indexed path that may be gone.
+
+        Files whose stat matches the index are set aside as the scan meets them, so a warm
+        start of 100,000 files holds only what changed, not a stat of every file.
+        """
+        todo: dict[str, Stat] = {}
+        present: set[str] = set()
+        for rel, st in self.scan(under):
+            known = self.index.state(rel)
+            if known is not None:
+                present.add(rel)
+                if (known.size, known.mtime_ns) == (st.st_size, st.st_mtime_ns) and stat.S_ISREG(st.st_mode) \
+                        and not (known.reason or "").startswith(_READ_ERROR) and classify(rel, self.pattern) is None:
+                    continue
+            todo[rel] = st
         prefix = f"{under.rstrip('/')}/" if under else ""
-        known = {p for p in self.index.paths() if p.startswith(prefix)}
-        return self.process(on_disk.keys() | known, on_disk)
+        gone = [p for p in self.index.paths() if p.startswith(prefix) and p not in present]
+        del present
+        return self.process(todo.keys() | gone, todo)
 
     def process(self, paths: Iterable[str], stats: dict[str, Stat] | None = None) -> Outcome:
         """Bring each path's index row in line with the file, a transaction per chunk of files.
@@ -131,77 +143,46 @@ class Ingest:
         """
         outcome = Outcome()
         ordered = sorted(set(paths))
-        root_checked = False
-        # Parser processes pay off only on a bulk load: starting them costs about a second.
-        bulk = len(ordered) >= POOL_MIN and len(os.sched_getaffinity(0)) > 1
+        self._root_checked = False
+        started = time.perf_counter()
+        bulk = len(ordered) >= pool.POOL_MIN
+        # A line per file is noise on a bulk load: those go to DEBUG, and one line sums them up.
+        # Rejections are always logged one by one: each needs somebody's attention.
+        level = logging.DEBUG if bulk else logging.INFO
+        # Parser processes pay off only on a bulk load: starting them costs about a second, and
+        # starting them now lets that overlap with the first files.
+        parallel = bulk and pool.cores() > 1
+        if parallel and self._pool is None:
+            self._pool = pool.executor()
         previous: Callable[[], None] | None = None
         for start in range(0, len(ordered), CHUNK):
-            rows: list[Row] = []
-            removed: list[str] = []
-            touched: list[tuple[str, int, int]] = []
-            reads: list[_Read] = []
+            chunk = _Chunk(outcome, level)
+            jobs: list[_Job] = []
             for rel in ordered[start:start + CHUNK]:
                 if rel in self.busy:
                     continue  # its close event will bring it in
-                result = self._one(rel, stats.get(rel) if stats else None)
-                known = self.index.state(rel)
-                if isinstance(result, Row) and known is not None and \
-                        (known.reason, known.hash) == (result.state.reason, result.state.hash):
-                    # Rejected again for the same reason (a file still unreadable): say it once.
-                    result = _Same(result.state.size, result.state.mtime_ns)
-                if result is None:
-                    if known is not None:
-                        if not root_checked:
-                            self.check_root()  # a vanished folder must not empty the feeds
-                            root_checked = True
-                        removed.append(rel)
-                        outcome.removed.append(rel)
-                        log.info("document removed: %s", rel)
-                elif isinstance(result, _Unsettled):
-                    outcome.unsettled.append(rel)
-                elif isinstance(result, _Read):
-                    reads.append(result)
-                elif isinstance(result, _Same):
-                    if known and (known.size, known.mtime_ns) != (result.size, result.mtime_ns):
-                        touched.append((rel, result.size, result.mtime_ns))
-                        outcome.touched += 1
+                result = self._examine(rel, stats.get(rel) if stats else None)
+                if isinstance(result, _Job):
+                    jobs.append(result)
                 else:
-                    rows.append(result)
-            parsed = self._parse_all(reads, bulk)
+                    self._settle(chunk, rel, result)
+            loaded = self._load_all(jobs)
             # Parser processes work on this chunk while the previous one is written.
             if previous is not None:
                 previous()
-            previous = functools.partial(self._finish, rows, parsed, removed, touched, outcome)
+            previous = functools.partial(self._finish, chunk, jobs, loaded)
         if previous is not None:
             previous()
+        self.close_pool()  # parser processes never outlive the batch that needed them
         if bulk:
-            self.close_pool()
+            log.info("bulk load of %d files in %.1f s: %d added, %d changed, %d removed, %d rejected",
+                     len(ordered), time.perf_counter() - started, len(outcome.added), len(outcome.changed),
+                     len(outcome.removed), len(outcome.rejected))
         return outcome
 
-    def _finish(self, rows: list[Row], parsed: Callable[[], list[Row]], removed: list[str],
-                touched: list[tuple[str, int, int]], outcome: Outcome) -> None:
-        """Write one chunk once its documents are parsed."""
-        rows = rows + parsed()
-        for row in rows:
-            self._log_row(row, self.index.state(row.path), outcome)
-        self.index.write(rows, removed, touched)
-
-    @staticmethod
-    def _log_row(row: Row, known: FileState | None, outcome: Outcome) -> None:
-        rel = row.path
-        if row.state.reason is not None:
-            outcome.rejected.append((rel, row.state.reason))
-            log.warning("document rejected: %s: %s", rel, row.state.reason)
-        elif known is None or known.reason is not None:
-            outcome.added.append(rel)
-            log.info("document accepted: %s (%s)", rel, ",".join(row.state.langs))
-        else:
-            outcome.changed.append(rel)
-            log.info("document changed: %s", rel)
-
-    def _one(self, rel: str, before: Stat | os.stat_result | None = None) -> Row | _Read | _Same | _Unsettled | None:
-        """What one path needs: its bytes to parse (_Read), a rejected Row, _Same when its bytes did
-        not change, _Unsettled when it changed while read, None when it is not a document."""
+    def _examine(self, rel: str, before: Stat | os.stat_result | None) -> _Job | Row | _Same | None:
+        """What one path needs, from its stat alone: a _Job to read it, a rejected Row, _Same when
+        its stat did not move, None when it is not a document."""
         reason = classify(rel, self.pattern)
         if reason is not None:
             log.debug("ignored %s: %s", rel, reason)
@@ -219,86 +200,168 @@ class Ingest:
                 and not (known.reason or "").startswith(_READ_ERROR):
             return _Same(before.st_size, before.st_mtime_ns)
         if stat.S_ISLNK(before.st_mode):
-            return self._rejected(rel, before, b"", SYMLINK)
+            return self._rejected(rel, before.st_size, before.st_mtime_ns, _digest(b"", SYMLINK), SYMLINK)
         if not stat.S_ISREG(before.st_mode):
-            return self._rejected(rel, before, b"", "not a regular file")
-        try:
-            data, after = read_bounded(full, self.max_bytes)
-        except FileNotFoundError:
-            return None
-        except Rejected as exc:  # swapped for a FIFO or the like since the lstat
-            return self._rejected(rel, before, b"", exc.reason)
-        except OSError as exc:
-            return self._rejected(rel, before, b"", f"{_READ_ERROR} {exc.strerror or exc}")
-        if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or \
-                (len(data) != after.st_size and len(data) <= self.max_bytes):
-            return _Unsettled()
-        digest = hashlib.sha256(data).hexdigest()
-        if known is not None and known.hash == digest:
-            return _Same(after.st_size, after.st_mtime_ns)
-        return _Read(rel, after, digest, data)
+            reason = "not a regular file"
+            return self._rejected(rel, before.st_size, before.st_mtime_ns, _digest(b"", reason), reason)
+        return _Job(rel, full, before.st_size, before.st_mtime_ns, known.hash if known else None, self.max_bytes)
 
-    def _parse_all(self, reads: list[_Read], bulk: bool) -> Callable[[], list[Row]]:
-        """Start parsing what was read, across processes on a bulk load, else here; the returned
-        call gives the rows."""
-        jobs = [(r.data, r.rel, self.max_bytes) for r in reads]
-        results: Iterable[Document | str]
-        if bulk and jobs:
-            if self._pool is None:
-                context = multiprocessing.get_context("forkserver")
-                # Workers fork from a server that has imported the parser already.
-                context.set_forkserver_preload(["feedsvc.reader"])
-                self._pool = ProcessPoolExecutor(len(os.sched_getaffinity(0)), mp_context=context,
-                                                 initializer=warm_up)
-            results = self._pool.map(parse_job, jobs, chunksize=64)  # submitted now, collected later
+    def _load_all(self, jobs: list[_Job]) -> Callable[[], Iterable[_Loaded | _Same | _Unsettled | None]]:
+        """Start reading and parsing `jobs`, in the parser processes during a bulk load, else here;
+        the returned call gives the results in order."""
+        if self._pool is not None and jobs:
+            results = self._pool.map(load, jobs, chunksize=64)  # submitted now, collected later
+            return lambda: results
+        done = [load(job) for job in jobs]
+        return lambda: done
+
+    def _finish(self, chunk: _Chunk, jobs: list[_Job],
+                loaded: Callable[[], Iterable[_Loaded | _Same | _Unsettled | None]]) -> None:
+        """Write one chunk once its files are read and parsed."""
+        for job, result in zip(jobs, loaded()):
+            if isinstance(result, _Loaded):
+                self._settle(chunk, job.rel, self._row(job.rel, result))
+            else:
+                self._settle(chunk, job.rel, result)
+        for row in chunk.rows:
+            self._log_row(row, self.index.state(row.path), chunk.outcome, chunk.level)
+        self.index.write(chunk.rows, chunk.removed, chunk.touched)
+
+    def _settle(self, chunk: _Chunk, rel: str, result: Row | _Same | _Unsettled | None) -> None:
+        """File one path's result under the chunk's writes."""
+        known = self.index.state(rel)
+        if isinstance(result, Row) and known is not None and \
+                (known.reason, known.hash) == (result.state.reason, result.state.hash):
+            # Rejected again for the same reason (a file still unreadable): say it once.
+            result = _Same(result.state.size, result.state.mtime_ns)
+        if result is None:
+            if known is not None:
+                if not self._root_checked:
+                    self.check_root()  # a vanished folder must not empty the feeds
+                    self._root_checked = True
+                chunk.removed.append(rel)
+                chunk.outcome.removed.append(rel)
+                log.log(chunk.level, "document removed: %s", rel)
+        elif isinstance(result, _Unsettled):
+            chunk.outcome.unsettled.append(rel)
+        elif isinstance(result, _Same):
+            if known and (known.size, known.mtime_ns) != (result.size, result.mtime_ns):
+                chunk.touched.append((rel, result.size, result.mtime_ns))
+                chunk.outcome.touched += 1
         else:
-            results = [parse_job(job) for job in jobs]
+            chunk.rows.append(result)
 
-        def rows() -> list[Row]:
-            return [self._accepted(r.rel, r.st, r.digest, result) if isinstance(result, Document)
-                    else self._rejected(r.rel, r.st, r.data, result) for r, result in zip(reads, results)]
-        return rows
+    @staticmethod
+    def _log_row(row: Row, known: FileState | None, outcome: Outcome, level: int) -> None:
+        rel = row.path
+        if row.state.reason is not None:
+            outcome.rejected.append((rel, row.state.reason))
+            log.warning("document rejected: %s: %s", rel, row.state.reason)
+        elif known is None or known.reason is not None:
+            outcome.added.append(rel)
+            log.log(level, "document accepted: %s (%s)", rel, ",".join(row.state.langs))
+        else:
+            outcome.changed.append(rel)
+            log.log(level, "document changed: %s", rel)
 
     def close_pool(self) -> None:
-        """Let the parser processes go once a bulk load is over; they cost memory."""
+        """Let the parser processes and their fork server go once a bulk load is over: they hold
+        the language models."""
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+        pool.stop_server()
 
-    def _first_seen(self, rel: str, mtime_ns: int) -> int:
+    def _row(self, rel: str, loaded: _Loaded) -> Row:
+        if isinstance(loaded.parsed, str):
+            return self._rejected(rel, loaded.size, loaded.mtime_ns, loaded.digest, loaded.parsed)
         known = self.index.state(rel)
-        return known.first_seen_ns if known is not None else mtime_ns
+        first_seen = known.first_seen_ns if known is not None else loaded.mtime_ns
+        parsed = loaded.parsed
+        published = _date_ns(parsed.date) if parsed.date else first_seen
+        state = FileState(loaded.digest, loaded.size, loaded.mtime_ns, first_seen, parsed.languages, None)
+        return Row(rel, state, parsed.record, published, loaded.mtime_ns)
 
-    def _accepted(self, rel: str, st: os.stat_result, digest: str, document: Document) -> Row:
-        first_seen = self._first_seen(rel, st.st_mtime_ns)
-        published = _date_ns(document.date) if document.date else first_seen
-        state = FileState(document.id, digest, st.st_size, st.st_mtime_ns, first_seen, document.languages, None)
-        return Row(rel, state, document, published, st.st_mtime_ns)
-
-    def _rejected(self, rel: str, st: Stat | os.stat_result, data: bytes, reason: str) -> Row:
-        digest = hashlib.sha256(data + reason.encode()).hexdigest()
-        state = FileState(document_id(rel), digest, st.st_size, st.st_mtime_ns,
-                          self._first_seen(rel, st.st_mtime_ns), (), reason)
-        return Row(rel, state, None, 0, st.st_mtime_ns)
+    def _rejected(self, rel: str, size: int, mtime_ns: int, digest: bytes, reason: str) -> Row:
+        known = self.index.state(rel)
+        first_seen = known.first_seen_ns if known is not None else mtime_ns
+        return Row(rel, FileState(digest, size, mtime_ns, first_seen, (), reason), None, 0, mtime_ns)
 
 
-def parse_job(job: tuple[bytes, str, int]) -> Document | str:
-    """A document or the reason it is rejected; runs in a parser process, so it never raises."""
-    data, rel, max_bytes = job
-    try:
-        return parse_document(data, rel, max_bytes=max_bytes)
-    except DocumentError as exc:
-        return exc.reason
-    except Exception as exc:  # noqa: BLE001 - a parser bug rejects one file, never the batch
-        return f"parser error: {type(exc).__name__}: {exc}"
+class _Job(NamedTuple):
+    """One file to read and parse, perhaps in a parser process: tuples pickle fastest."""
 
-
-@dataclass(frozen=True, slots=True)
-class _Read:
     rel: str
-    st: os.stat_result
-    digest: str
-    data: bytes
+    full: str
+    size: int  # the stat the scan saw; a file that moved since is read again later
+    mtime_ns: int
+    known_hash: bytes | None
+    max_bytes: int
+
+
+class Parsed(NamedTuple):
+    """What the index keeps of an accepted document: its JSON record and what the feeds sort by."""
+
+    record: str
+    languages: tuple[Lang, ...]
+    date: dt.date | None
+
+
+class _Loaded(NamedTuple):
+    """A file as read: its stat, its digest, and its parse, or the reason it is rejected."""
+
+    size: int
+    mtime_ns: int
+    digest: bytes
+    parsed: Parsed | str
+
+
+def _digest(data: bytes, reason: str | None = None) -> bytes:
+    """The hash a file's row keeps; a rejection's includes its reason, so a new reason is news."""
+    return hashlib.sha256(data if reason is None else data + reason.encode()).digest()
+
+
+def load(job: _Job) -> _Loaded | _Same | _Unsettled | None:
+    """Read, digest and parse one file; runs in a parser process during a bulk load, so it never raises.
+
+    _Same when its bytes are what the index has, _Unsettled when it changed while read, None when
+    it is gone.
+    """
+    try:
+        data, after = read_bounded(job.full, job.max_bytes)
+    except FileNotFoundError:
+        return None
+    except Rejected as exc:  # swapped for a FIFO or the like since the lstat
+        return _Loaded(job.size, job.mtime_ns, _digest(b"", exc.reason), exc.reason)
+    except OSError as exc:
+        reason = f"{_READ_ERROR} {exc.strerror or exc}"
+        return _Loaded(job.size, job.mtime_ns, _digest(b"", reason), reason)
+    if (after.st_size, after.st_mtime_ns) != (job.size, job.mtime_ns) or \
+            (len(data) != after.st_size and len(data) <= job.max_bytes):
+        return _Unsettled()
+    digest = _digest(data)
+    if digest == job.known_hash:
+        return _Same(after.st_size, after.st_mtime_ns)
+    try:
+        document = parse_document(data, job.rel, max_bytes=job.max_bytes)
+    except DocumentError as exc:
+        return _Loaded(after.st_size, after.st_mtime_ns, _digest(data, exc.reason), exc.reason)
+    except Exception as exc:  # noqa: BLE001 - a parser bug rejects one file, never the batch
+        reason = f"parser error: {type(exc).__name__}: {exc}"
+        return _Loaded(after.st_size, after.st_mtime_ns, _digest(data, reason), reason)
+    record = json.dumps(document.to_json(), ensure_ascii=False, separators=(",", ":"))
+    return _Loaded(after.st_size, after.st_mtime_ns, digest, Parsed(record, document.languages, document.date))
+
+
+@dataclass(slots=True)
+class _Chunk:
+    """The writes one transaction will make, gathered as the chunk's files are settled."""
+
+    outcome: Outcome
+    level: int
+    rows: list[Row] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    touched: list[tuple[str, int, int]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

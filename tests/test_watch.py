@@ -281,3 +281,72 @@ async def test_burst_of_rsync_renames(seeds: Path, state: Path, start_app: Any) 
         return (await (await client.get("/healthz")).json())["documents"] == 200
     await eventually(all_in, timeout=30, what="200 renamed documents")
     assert await served_ids(client, "/feed.json?limit=500") == {f"r{n:03d}" for n in range(200)}
+
+
+async def test_bulk_load_in_parser_processes_matches_one_file_at_a_time(
+        seeds: Path, state: Path, start_app: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A cold start over 1,100 files (parsed in parser processes) publishes exactly what the same
+    files give when they arrive a few at a time (parsed in the service), and leaves no process."""
+    from feedsvc import pool
+
+    for n in range(pool.POOL_MIN + 100):
+        write(seeds, f"bulk-{n:04d}.txt", make_doc(n, date=f"{1 + n % 28:02d}.10.2024"))
+    write(seeds, "bulk-broken.txt", "not a digest at all")
+    (seeds / "bulk-link.txt").symlink_to(seeds / "bulk-0001.txt")
+    children_before = _children()
+    with caplog.at_level("INFO", logger="feedsvc"):
+        bulk = await start_app(seeds, state)
+    summary = [r.getMessage() for r in caplog.records if r.getMessage().startswith("bulk load of")]
+    assert summary and "1100 added" in summary[0] and "2 rejected" in summary[0], summary
+    assert not [r for r in caplog.records if "document accepted" in r.getMessage()], "one line, not 1,100"
+    health = await (await bulk.get("/healthz")).json()
+    assert health["documents"] == pool.POOL_MIN + 100
+    assert {r["path"] for r in health["rejected"]} == {"bulk-broken.txt", "bulk-link.txt"}
+    # The parser processes and their fork server go once the load is over.
+    async def all_gone() -> bool:
+        return _children() <= children_before
+    await eventually(all_gone, what="parser processes and their fork server to exit")
+
+    # The same files, a few at a time, into a second service: parsed one by one, in-process.
+    other_seeds, other_state = tmp_path / "one-by-one", tmp_path / "one-by-one-state"
+    other_seeds.mkdir()
+    single = await start_app(other_seeds, other_state)
+    names = sorted(p.name for p in seeds.iterdir())
+    for start in range(0, len(names), 100):
+        for name in names[start:start + 100]:
+            if (seeds / name).is_symlink():
+                (other_seeds / name).symlink_to(other_seeds / "bulk-0001.txt")
+            else:
+                shutil.copy2(seeds / name, other_seeds / name)  # keeps the mtime, which dates entries
+        await asyncio.sleep(0.05)
+
+    async def caught_up() -> bool:
+        return (await (await single.get("/healthz")).json())["documents"] == pool.POOL_MIN + 100
+    await eventually(caught_up, timeout=60, what="the one-by-one service to catch up")
+    for path in FEEDS:
+        async def same(path: str = path) -> bool:
+            return (await fetch(single, f"{path}?limit=500&page=2"))[2] == (await fetch(bulk, f"{path}?limit=500&page=2"))[2]
+        await eventually(same, what=f"{path} to match")
+        assert (await fetch(single, path))[2] == (await fetch(bulk, path))[2], path
+
+
+def _children() -> set[int]:
+    """Live descendants of this process: parser processes and their fork server (which is no
+    multiprocessing.Process, so active_children() misses it). Not multiprocessing's resource
+    tracker: one per process, for its life, by design."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                status = (entry / "status").read_text()
+                command = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+            if not fields.get("State", "").startswith("Z") and b"resource_tracker" not in command:
+                parents[int(entry.name)] = int(fields.get("PPid", "0").strip())
+    found, frontier = set(), {os.getpid()}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
