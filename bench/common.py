@@ -81,8 +81,11 @@ class Proc:
             return None
         return None
 
-    def tree_rss_kb(self) -> int | None:
-        """Resident set size of the process and all its descendants (parser processes), summed."""
+    def tree_memory_kb(self) -> tuple[int, int] | None:
+        """Memory of the process and all its descendants (parser processes, their fork server):
+        (RSS summed, PSS summed). PSS splits each shared page among the processes sharing it, so
+        its sum is what the tree really holds; the RSS sum counts the language models the parser
+        processes share once per process."""
         try:
             import psutil
         except ImportError:
@@ -92,13 +95,18 @@ class Proc:
             procs = [root, *root.children(recursive=True)]
         except psutil.Error:
             return None
-        total = 0
+        rss = pss = 0
         for p in procs:
             try:
-                total += p.memory_info().rss
-            except psutil.Error:
+                with open(f"/proc/{p.pid}/smaps_rollup") as fh:
+                    for line in fh:
+                        if line.startswith("Rss:"):
+                            rss += int(line.split()[1])
+                        elif line.startswith("Pss:"):
+                            pss += int(line.split()[1])
+            except OSError:
                 pass
-        return total // 1024
+        return rss, pss
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.popen.poll() is None:
@@ -161,16 +169,18 @@ class Feedsvc(Proc):
         super().__init__(pinned(cmd, core), log_name=name)
         self.listening_s: float | None = None
         self.ready_s: float | None = None
-        self.peak_tree_kb = 0
+        self.peak_tree_kb = 0  # RSS summed
+        self.peak_tree_pss_kb = 0
         self._sampling = False
 
     def sample_tree(self) -> None:
-        rss = self.tree_rss_kb()
-        if rss and rss > self.peak_tree_kb:
-            self.peak_tree_kb = rss
+        memory = self.tree_memory_kb()
+        if memory:
+            self.peak_tree_kb = max(self.peak_tree_kb, memory[0])
+            self.peak_tree_pss_kb = max(self.peak_tree_pss_kb, memory[1])
 
     def start_sampler(self, every: float = 0.05) -> None:
-        """Sample the process tree's RSS in a thread until stop() (VmHWM misses child processes)."""
+        """Sample the process tree's memory in a thread until stop() (VmHWM misses child processes)."""
         import threading
 
         self._sampling = True

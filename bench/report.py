@@ -88,14 +88,19 @@ def write(results: dict[str, Any], path: Path) -> None:
         if a and b:
             targets.append(("One change at 100k no slower than at 1k (median; ≤ 1.10× allowed for noise)",
                             f"{_ms(b)} vs {_ms(a)}", f"×{b / a:.2f} of 1k", b / a <= 1.10))
-        peaks = [x for x in (s100.get("cold_peak_rss_kb"), s100.get("warm_peak_rss_kb"),
-                             s100.get("cold_peak_tree_kb"), s100.get("warm_peak_tree_kb")) if x]
-        if peaks:
-            note = ("max of cold start and warm run, server process plus its parser processes "
-                    f"(server alone: {_mib(max(x for x in (s100.get('cold_peak_rss_kb'), s100.get('warm_peak_rss_kb')) if x))})")
+        server = [x for x in (s100.get("cold_peak_rss_kb"), s100.get("warm_peak_rss_kb")) if x]
+        tree = [x for x in (s100.get("cold_peak_tree_pss_kb"), s100.get("warm_peak_tree_pss_kb")) if x]
+        if server:
+            note = "max of cold start (models loaded) and warm run, server process (VmHWM)"
             if s100.get("cold_s") is None:
                 note = "cold start capped: peak so far; " + note
-            targets.append(("Peak RSS at 100k < 300 MB", _mib(max(peaks)), note, max(peaks) * 1024 < 300e6))
+            targets.append(("Peak RSS at 100k < 300 MB: the server", _mib(max(server)), note,
+                            max(server) * 1024 < 300e6))
+        if tree:
+            rss = max(x for x in (s100.get("cold_peak_tree_kb"), s100.get("warm_peak_tree_kb")) if x)
+            targets.append(("Peak RSS at 100k < 300 MB: the server with its parser processes", _mib(max(tree)),
+                            f"PSS summed, shared pages counted once (RSS summed: {_mib(rss)})",
+                            max(tree) * 1024 < 300e6))
         c = s100.get("cold_s")
         targets.append(("Cold start 100k (no target; must fit the 10-minute run)",
                         _s(c) if c is not None else f"> {s100.get('cold_timed_out_after_s', 0):.0f} s (capped, not met)",
@@ -148,8 +153,12 @@ def write(results: dict[str, Any], path: Path) -> None:
         "Render time per feed = `feedsvc_render_seconds` sum/count from `/metrics`. One change = one "
         "document written in place, time until visible in `/feed.atom`, 8 in a row 0.2 s apart; median, "
         "min–max and the slowest (one change after a restart pays for loading language models lazily). Peak RSS = `VmHWM` from "
-        "`/proc/PID/status` of the server, and the summed RSS of the server and its child processes (parser "
-        "pool, forkserver) sampled every 50 ms with psutil (VmHWM does not include children). A cold start that exceeds the cap is stopped and reported as not met; a warm "
+        "`/proc/PID/status` of the server, read 2 s after ready so that the language models it loads then are "
+        "counted; and the server with its child processes (parser processes, their fork server), sampled every "
+        "50 ms from `/proc/PID/smaps_rollup`: PSS summed (each shared page split among its sharers, so counted "
+        "once: what the tree really holds) and RSS summed (shared pages counted in every process; the parser "
+        "processes share the ~100 MB of language models their fork server loaded). VmHWM does not include "
+        "children. A cold start that exceeds the cap is stopped and reported as not met; a warm "
         "restart then uses the index kept from an earlier completed cold start (`bench/out/index-cache-N`).")
     add("- **Profiles**: `py-spy record --threads --subprocesses --rate 100` attached to the running server (its parser processes included); samples whose leaf frame is a wait (event loop select, inotify read, idle pool worker, condition wait) are dropped, so shares are of busy samples.")
     add("")
@@ -211,7 +220,7 @@ def write(results: dict[str, Any], path: Path) -> None:
     if sizes:
         add(_meta(sc) + f" Cold-start cap this run: {sc.get('cold_cap_s', 0):.0f} s.")
         add("")
-        add("| documents | cold: listening / ready | warm: listening / ready | render one feed (cold / after a change) | one change visible, median (min–max ms) | slowest change | peak RSS cold / warm: server VmHWM; server + children (sampled) |")
+        add("| documents | cold: listening / ready | warm: listening / ready | render one feed (cold / after a change) | one change visible, median (min–max ms) | slowest change | peak memory cold / warm: server VmHWM; server + parser processes, PSS (RSS) summed |")
         add("| --- | --- | --- | --- | --- | --- | --- |")
         for k in sizes:
             r = sc[k]
@@ -221,7 +230,8 @@ def write(results: dict[str, Any], path: Path) -> None:
                 f"{_s(r.get('warm_s'))} | {_ms(r.get('cold_render_mean_s'))} / {_ms(r.get('change_render_mean_s'))} | "
                 f"{_ms(r.get('change_median_s'))} ({r.get('change_spread_ms', 'n/a')}) | {_ms(r.get('change_max_s'))} | "
                 f"{_mib(r.get('cold_peak_rss_kb'))} / {_mib(r.get('warm_peak_rss_kb'))}; "
-                f"{_mib(r.get('cold_peak_tree_kb'))} / {_mib(r.get('warm_peak_tree_kb'))} |")
+                f"{_mib(r.get('cold_peak_tree_pss_kb'))} ({_mib(r.get('cold_peak_tree_kb'))}) / "
+                f"{_mib(r.get('warm_peak_tree_pss_kb'))} ({_mib(r.get('warm_peak_tree_kb'))}) |")
             if r.get("warm_note"):
                 add(f"|  | _{r['warm_note']}_ | | | | | |")
         if s1.get("change_median_s") and s100.get("change_median_s"):
