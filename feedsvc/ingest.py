@@ -138,6 +138,8 @@ class Ingest:
     def process(self, paths: Iterable[str], stats: dict[str, Stat] | None = None) -> Outcome:
         """Bring each path's index row in line with the file, a transaction per chunk of files.
 
+        `stats` (a scan's lstat per path) is used up as its paths are processed.
+
         Chunks keep memory flat on a cold start of 100,000 files; each chunk is atomic, and a
         process killed between two chunks converges on the next start.
         """
@@ -161,7 +163,9 @@ class Ingest:
             for rel in ordered[start:start + CHUNK]:
                 if rel in self.busy:
                     continue  # its close event will bring it in
-                result = self._examine(rel, stats.get(rel) if stats else None)
+                # Popped, not read: on a cold start of 100,000 files the stats then shrink as the
+                # index grows, instead of both peaking together.
+                result = self._examine(rel, stats.pop(rel, None) if stats else None)
                 if isinstance(result, _Job):
                     jobs.append(result)
                 else:
