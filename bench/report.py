@@ -148,7 +148,8 @@ def write(results: dict[str, Any], path: Path) -> None:
         "write complete. 200 probes 50 ms apart, then bursts of 1,000 written at once (time until the last "
         "written — newest mtime, smallest id — is visible).")
     add("- **Scale**: time from spawning `feedsvc serve` until `/healthz` answers 200 (polled every 10 ms), "
-        "with an empty state folder (cold) and again with the index it built (warm, folder unchanged). "
+        "with an empty state folder (cold) and again with the index it built (warm, folder unchanged); "
+        "median of 3 runs each (one cold start at 100k). "
         "The server is not pinned here (its parser processes may use both cores). "
         "Render time per feed = `feedsvc_render_seconds` sum/count from `/metrics`. One change = one "
         "document written in place, time until visible in `/feed.atom`, 8 in a row 0.2 s apart; median, "
@@ -226,8 +227,13 @@ def write(results: dict[str, Any], path: Path) -> None:
             r = sc[k]
             cold = (_s(r.get("cold_s")) if r.get("cold_s") is not None
                     else f"> {r.get('cold_timed_out_after_s', 0):.0f} s (capped)")
+            if len(r.get("cold_runs_s") or ()) > 1:
+                cold += f" (median of {len(r['cold_runs_s'])}: {r['cold_spread_s']} s)"
+            warm = _s(r.get("warm_s"))
+            if len(r.get("warm_runs_s") or ()) > 1:
+                warm += f" (median of {len(r['warm_runs_s'])}: {r['warm_spread_s']} s)"
             add(f"| {int(k):,} | {_s(r.get('cold_listening_s'))} / {cold} | {_s(r.get('warm_listening_s'))} / "
-                f"{_s(r.get('warm_s'))} | {_ms(r.get('cold_render_mean_s'))} / {_ms(r.get('change_render_mean_s'))} | "
+                f"{warm} | {_ms(r.get('cold_render_mean_s'))} / {_ms(r.get('change_render_mean_s'))} | "
                 f"{_ms(r.get('change_median_s'))} ({r.get('change_spread_ms', 'n/a')}) | {_ms(r.get('change_max_s'))} | "
                 f"{_mib(r.get('cold_peak_rss_kb'))} / {_mib(r.get('warm_peak_rss_kb'))}; "
                 f"{_mib(r.get('cold_peak_tree_pss_kb'))} ({_mib(r.get('cold_peak_tree_kb'))}) / "
