@@ -43,8 +43,8 @@ def _int_param(request: web.Request, name: str, default: int, low: int, high: in
     return int(raw)
 
 
-def _wants_gzip(request: web.Request) -> bool:
-    accept = request.headers.get("Accept-Encoding", "")
+def _wants_gzip(accept: str) -> bool:
+    """Whether an Accept-Encoding value accepts gzip."""
     if "gzip" not in accept:
         return False
     if ";" not in accept:  # no q-values: what nearly every client sends
@@ -59,17 +59,19 @@ def _wants_gzip(request: web.Request) -> bool:
 
 def _respond(request: web.Request, rendered: Rendered) -> web.Response:
     """200 or 304 from cached bytes: If-None-Match wins; else If-Modified-Since at or after Last-Modified."""
-    gz = _wants_gzip(request)
-    headers = rendered.headers_gzip if gz else rendered.headers
-    inm = request.headers.get("If-None-Match")
+    headers = request.headers
+    gz = _wants_gzip(headers.get("Accept-Encoding", ""))
+    inm = headers.get("If-None-Match")
     if inm is not None:
-        fresh = rendered.matches(inm)
+        fresh = inm in rendered.quoted or rendered.matches(inm)  # the exact tag we sent, nearly always
     else:
-        ims = request.if_modified_since if "If-Modified-Since" in request.headers else None
-        fresh = ims is not None and ims >= rendered.last_modified
+        fresh = "If-Modified-Since" in headers and (ims := request.if_modified_since) is not None \
+            and ims >= rendered.last_modified
     if fresh:
-        return web.Response(status=304, headers=headers)
-    return web.Response(body=rendered.gzipped if gz else rendered.body, headers=headers)
+        return web.Response(status=304, headers=rendered.headers_gzip if gz else rendered.headers)
+    if gz:
+        return web.Response(body=rendered.gzipped, headers=rendered.headers_gzip)
+    return web.Response(body=rendered.body, headers=rendered.headers)
 
 
 class Routes:
@@ -150,16 +152,17 @@ def _route(routes: Routes, metrics: Metrics | None, path: str, handler: Handler,
     """The handler aiohttp calls for `path`: the bytes pre-rendered for `prerendered` if they fit the
     request, else `handler`; counted and timed when metrics are on. One coroutine per request, not a wrapper awaiting another: on the
     path almost every poll takes, that layer cost a few percent of throughput."""
-    observe = metrics.requests.observe if metrics is not None else None
+    observe = metrics.requests.recorder(path) if metrics is not None else None
     clock = time.perf_counter
-    service = routes.service
+    current = routes.service.current
+    default_base = routes.default_base
 
     async def route(request: web.Request) -> web.StreamResponse:
         started = clock()
         response: web.StreamResponse | None = None
         # The path almost every poll takes: no query, the default base URL, bytes at hand.
-        if prerendered and not request.query_string and routes.default_base(request):
-            rendered = service.current(prerendered)
+        if prerendered is not None and not request.query_string and default_base(request):
+            rendered = current(prerendered)
             if rendered is not None:
                 response = _respond(request, rendered)
         if response is None:
@@ -167,10 +170,10 @@ def _route(routes: Routes, metrics: Metrics | None, path: str, handler: Handler,
                 response = await handler(request)
             except web.HTTPException as exc:
                 if observe is not None:
-                    observe(path, exc.status, clock() - started)
+                    observe(exc.status, clock() - started)
                 raise
         if observe is not None:
-            observe(path, response.status, clock() - started)
+            observe(response.status, clock() - started)
         return response
     return route
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_left
-from typing import Iterator
+from typing import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
@@ -23,25 +23,31 @@ class RequestStats(Collector):
 
     def __init__(self, buckets: tuple[float, ...] = _FAST) -> None:
         self._bounds = buckets
-        self._counts: dict[tuple[str, int], int] = {}
+        self._counts: dict[str, dict[int, int]] = {}  # route -> status -> requests
         self._latency: dict[str, tuple[list[int], list[float]]] = {}  # route -> (bucket counts, [sum])
 
-    def observe(self, route: str, status: int, seconds: float) -> None:
-        key = (route, status)
-        self._counts[key] = self._counts.get(key, 0) + 1
-        found = self._latency.get(route)
-        if found is None:
-            found = self._latency[route] = ([0] * (len(self._bounds) + 1), [0.0])
-        found[0][bisect_left(self._bounds, seconds)] += 1
-        found[1][0] += seconds
+    def recorder(self, route: str) -> Callable[[int, float], None]:
+        """observe(status, seconds) for one route, bound to its own counts: no lookup per request."""
+        counts = self._counts.setdefault(route, {})
+        buckets, total = self._latency.setdefault(route, ([0] * (len(self._bounds) + 1), [0.0]))
+        bounds = self._bounds
+
+        def observe(status: int, seconds: float) -> None:
+            counts[status] = counts.get(status, 0) + 1
+            buckets[bisect_left(bounds, seconds)] += 1
+            total[0] += seconds
+        return observe
 
     def collect(self) -> Iterator[Metric]:
         requests = CounterMetricFamily("feedsvc_http_requests", "HTTP requests answered", labels=["route", "status"])
-        for (route, status), count in sorted(self._counts.items()):
-            requests.add_metric([route, str(status)], count)
+        for route, statuses in sorted(self._counts.items()):
+            for status, count in sorted(statuses.items()):
+                requests.add_metric([route, str(status)], count)
         yield requests
         latency = HistogramMetricFamily("feedsvc_http_request_seconds", "Time to answer a request", labels=["route"])
         for route, (counts, total) in sorted(self._latency.items()):
+            if not any(counts):
+                continue  # a route nobody asked for yet, as prometheus_client's own histograms do
             cumulative, running = [], 0
             for bound, count in zip((*map(str, self._bounds), "+Inf"), counts):
                 running += count
