@@ -81,7 +81,6 @@ class Routes:
         self.settings = settings
         self.service = service
         self._bound_host = service.base_url.split("://", 1)[1]
-        self._fixed_base = bool(settings.base_url)
 
     def base_url(self, request: web.Request) -> str:
         """The configured base URL, else the one the client used (proxies' X-Forwarded-* honoured)."""
@@ -105,8 +104,6 @@ class Routes:
 
     def default_base(self, request: web.Request) -> bool:
         """Whether the request's URLs are those of the pre-rendered bytes (no header parsing needed)."""
-        if self._fixed_base:
-            return True
         headers = request.headers
         # We serve plain HTTP only (TLS ends at a proxy, which sends X-Forwarded-Proto).
         return (headers.get("Host") == self._bound_host and "X-Forwarded-Host" not in headers
@@ -154,14 +151,15 @@ def _route(routes: Routes, metrics: Metrics | None, path: str, handler: Handler,
     path almost every poll takes, that layer cost a few percent of throughput."""
     observe = metrics.requests.recorder(path) if metrics is not None else None
     clock = time.perf_counter
-    current = routes.service.current
-    default_base = routes.default_base
+    current = routes.service.shelf.default
+    # With FEEDSVC_BASE_URL set, every request's URLs are those of the pre-rendered bytes.
+    default_base = None if routes.settings.base_url else routes.default_base
 
     async def route(request: web.Request) -> web.StreamResponse:
         started = clock()
         response: web.StreamResponse | None = None
         # The path almost every poll takes: no query, the default base URL, bytes at hand.
-        if prerendered is not None and not request.query_string and default_base(request):
+        if prerendered is not None and not request.query_string and (default_base is None or default_base(request)):
             rendered = current(prerendered)
             if rendered is not None:
                 response = _respond(request, rendered)
