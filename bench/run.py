@@ -32,8 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="smoke run: few, short rounds on small corpora")
     p.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
-    p.add_argument("--rounds", type=int, default=None, help="serving: alternating rounds (default 5)")
-    p.add_argument("--duration", type=float, default=None, help="serving: seconds per wrk run (default 4)")
+    p.add_argument("--rounds", type=int, default=None, help="serving: alternating rounds (default 8)")
+    p.add_argument("--duration", type=float, default=None, help="serving: seconds per wrk run (default 3)")
     p.add_argument("--connections", type=int, default=32, help="serving: wrk connections (default 32)")
     p.add_argument("--sizes", default=None, help="scale: corpus sizes (default 1000,10000,100000)")
     p.add_argument("--cold-cap", type=float, default=240.0, help="scale: cap on one cold start, seconds")
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             if section == "serving":
                 from serving import run
 
-                data = run(rounds=args.rounds or (2 if q else 5), duration=args.duration or (1 if q else 4),
+                data = run(rounds=args.rounds or (2 if q else 8), duration=args.duration or (1 if q else 3),
                            connections=args.connections)
             elif section == "freshness":
                 from freshness import run

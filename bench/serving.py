@@ -193,6 +193,8 @@ def run(*, rounds: int, duration: float, connections: int) -> dict[str, object]:
                              "p99_spread": spread([x * 1000 for x in p99]),
                              "errors": sum(x["socket_errors"] + x["non2xx3xx"] for x in runs)}
             row["ratio_rps_feedsvc_vs_bare"] = row["feedsvc"]["best_rps"] / row["bare"]["best_rps"]
+            # Each round measures the two back to back, so its ratio is spared the machine's drift.
+            row["paired_ratio_median"] = median([f["rps"] / b["rps"] for f, b in zip(per["feedsvc"], per["bare"])])
             row["ratio_p99_feedsvc_vs_bare"] = row["feedsvc"]["best_p99"] / row["bare"]["best_p99"]
             row["ratio_rps_feedsvc_vs_nginx"] = row["feedsvc"]["best_rps"] / row["nginx"]["best_rps"]
             row["ratio_rps_bare_vs_nginx"] = row["bare"]["best_rps"] / row["nginx"]["best_rps"]
