@@ -147,8 +147,11 @@ class Routes:
 def _route(routes: Routes, metrics: Metrics | None, path: str, handler: Handler, *,
            prerendered: str | None = None) -> Handler:
     """The handler aiohttp calls for `path`: the bytes pre-rendered for `prerendered` if they fit the
-    request, else `handler`; counted and timed when metrics are on. One coroutine per request, not a wrapper awaiting another: on the
-    path almost every poll takes, that layer cost a few percent of throughput."""
+    request, else `handler`; counted and timed when metrics are on.
+
+    One coroutine per request, not a wrapper awaiting another: on the path almost every poll takes,
+    that layer cost a few percent of throughput.
+    """
     observe = metrics.requests.recorder(path) if metrics is not None else None
     clock = time.perf_counter
     current = routes.service.shelf.default
@@ -159,7 +162,8 @@ def _route(routes: Routes, metrics: Metrics | None, path: str, handler: Handler,
         started = clock()
         response: web.StreamResponse | None = None
         # The path almost every poll takes: no query, the default base URL, bytes at hand.
-        if prerendered is not None and not request.query_string and (default_base is None or default_base(request)):
+        if prerendered is not None and not request.query_string and \
+                (default_base is None or default_base(request)):
             rendered = current(prerendered)
             if rendered is not None:
                 response = _respond(request, rendered)

@@ -203,10 +203,8 @@ class Ingest:
         if known is not None and (known.size, known.mtime_ns) == (before.st_size, before.st_mtime_ns) \
                 and not (known.reason or "").startswith(_READ_ERROR):
             return _Same(before.st_size, before.st_mtime_ns)
-        if stat.S_ISLNK(before.st_mode):
-            return self._rejected(rel, before.st_size, before.st_mtime_ns, _digest(b"", SYMLINK), SYMLINK)
         if not stat.S_ISREG(before.st_mode):
-            reason = "not a regular file"
+            reason = SYMLINK if stat.S_ISLNK(before.st_mode) else "not a regular file"
             return self._rejected(rel, before.st_size, before.st_mtime_ns, _digest(b"", reason), reason)
         return _Job(rel, full, before.st_size, before.st_mtime_ns, known.hash if known else None, self.max_bytes)
 
@@ -276,20 +274,22 @@ class Ingest:
             self._pool = None
         pool.stop_server()
 
+    def _first_seen(self, rel: str, mtime_ns: int) -> int:
+        known = self.index.state(rel)
+        return known.first_seen_ns if known is not None else mtime_ns
+
     def _row(self, rel: str, loaded: _Loaded) -> Row:
         if isinstance(loaded.parsed, str):
             return self._rejected(rel, loaded.size, loaded.mtime_ns, loaded.digest, loaded.parsed)
-        known = self.index.state(rel)
-        first_seen = known.first_seen_ns if known is not None else loaded.mtime_ns
+        first_seen = self._first_seen(rel, loaded.mtime_ns)
         parsed = loaded.parsed
         published = _date_ns(parsed.date) if parsed.date else first_seen
         state = FileState(loaded.digest, loaded.size, loaded.mtime_ns, first_seen, parsed.languages, None)
         return Row(rel, state, parsed.record, published, loaded.mtime_ns)
 
     def _rejected(self, rel: str, size: int, mtime_ns: int, digest: bytes, reason: str) -> Row:
-        known = self.index.state(rel)
-        first_seen = known.first_seen_ns if known is not None else mtime_ns
-        return Row(rel, FileState(digest, size, mtime_ns, first_seen, (), reason), None, 0, mtime_ns)
+        state = FileState(digest, size, mtime_ns, self._first_seen(rel, mtime_ns), (), reason)
+        return Row(rel, state, None, 0, mtime_ns)
 
 
 class _Job(NamedTuple):

@@ -80,7 +80,8 @@ def detector(script: Script = "latin", *, at_once: bool = False) -> LanguageDete
 def warm_up(*, at_once: bool = False) -> None:
     """Load both detectors' models now, so the first document after a start does not wait for them."""
     # A snippet lingua's letter rules cannot settle, so every n-gram model of both languages loads.
-    detector("cyrillic", at_once=at_once).compute_language_confidence_values("Друга частина резюме про війну.")
+    snippet = "Друга частина резюме про війну."
+    detector("cyrillic", at_once=at_once).compute_language_confidence_values(snippet)
     detector().compute_language_confidence_values("The leaders met at a remote launch facility")
 
 

@@ -89,7 +89,8 @@ def _joins(previous: str, following: str) -> bool:
     last = _LAST_WORD.search(previous, max(0, len(previous) - 40))
     if last and last.group(1).lower() in _TITLES:
         return True
-    return bool(_AM_PM.search(previous, max(0, len(previous) - 5))) and following.split(None, 1)[0].strip(".,") in _TIME_FOLLOWERS
+    return bool(_AM_PM.search(previous, max(0, len(previous) - 5))) and \
+        following.split(None, 1)[0].strip(".,") in _TIME_FOLLOWERS
 
 
 def _fix(pieces: list[str]) -> list[str]:
