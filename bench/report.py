@@ -295,6 +295,11 @@ def write(results: dict[str, Any], path: Path) -> None:
     else:
         _not_measured(add, pr)
     add("")
+    # Hand-written: what the profiles above led to, with the figures before and after each fix.
+    history = Path(__file__).with_name("history.md")
+    if history.exists():
+        add(history.read_text().strip())
+        add("")
     add("## Re-running")
     add("")
     add("`make bench` (everything, under 10 minutes; the first run also generates the corpora, ~15 s). "
