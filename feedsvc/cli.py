@@ -56,7 +56,7 @@ def serve(settings: Settings) -> int:
     from . import pool
 
     # Before the imports below: the parser processes' server then loads while they run.
-    pool.start_server_for_cold_start(settings.seeds, settings.state_dir)
+    pool.start_server()
     from aiohttp import web
 
     from .app import create_app

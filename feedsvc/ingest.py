@@ -10,7 +10,8 @@ import logging
 import os
 import stat
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, NamedTuple
@@ -70,12 +71,14 @@ def _date_ns(date: dt.date) -> int:
 class Ingest:
     """Reads files under `root` into the index; runs on the worker thread only."""
 
-    def __init__(self, root: Path, index: Index, *, pattern: str, max_bytes: int) -> None:
+    def __init__(self, root: Path, index: Index, *, pattern: str, max_bytes: int,
+                 parsers: pool.Parsers | None = None) -> None:
         self.root = root
         self.index = index
         self.pattern = pattern
         self.max_bytes = max_bytes
-        self._pool: ProcessPoolExecutor | None = None
+        # Without parser processes (tests, tools), files are parsed on the calling thread.
+        self.parsers = parsers
         self._root_checked = False
         # Files a writer still holds (set by the loop before each batch): a scan must not read them.
         self.busy: frozenset[str] = frozenset()
@@ -151,11 +154,8 @@ class Ingest:
         # A line per file is noise on a bulk load: those go to DEBUG, and one line sums them up.
         # Rejections are always logged one by one: each needs somebody's attention.
         level = logging.DEBUG if bulk else logging.INFO
-        # Parser processes pay off only on a bulk load: starting them costs about a second, and
-        # starting them now lets that overlap with the first files.
-        parallel = bulk and pool.cores() > 1
-        if parallel and self._pool is None:
-            self._pool = pool.executor()
+        # A bulk load's parser processes start now, so their start overlaps the first files.
+        executor = self.parsers.executor(bulk=bulk) if self.parsers is not None else None
         previous: Callable[[], None] | None = None
         for start in range(0, len(ordered), CHUNK):
             chunk = _Chunk(outcome, level)
@@ -170,14 +170,15 @@ class Ingest:
                     jobs.append(result)
                 else:
                     self._settle(chunk, rel, result)
-            loaded = self._load_all(jobs)
+            loaded = self._load_all(jobs, executor)
             # Parser processes work on this chunk while the previous one is written.
             if previous is not None:
                 previous()
             previous = functools.partial(self._finish, chunk, jobs, loaded)
         if previous is not None:
             previous()
-        self.close_pool()  # parser processes never outlive the batch that needed them
+        if bulk and self.parsers is not None:
+            self.parsers.end_bulk()
         if bulk:
             log.info("bulk load of %d files in %.1f s: %d added, %d changed, %d removed, %d rejected",
                      len(ordered), time.perf_counter() - started, len(outcome.added), len(outcome.changed),
@@ -208,19 +209,30 @@ class Ingest:
             return self._rejected(rel, before.st_size, before.st_mtime_ns, _digest(b"", reason), reason)
         return _Job(rel, full, before.st_size, before.st_mtime_ns, known.hash if known else None, self.max_bytes)
 
-    def _load_all(self, jobs: list[_Job]) -> Callable[[], Iterable[_Loaded | _Same | _Unsettled | None]]:
-        """Start reading and parsing `jobs`, in the parser processes during a bulk load, else here;
-        the returned call gives the results in order."""
-        if self._pool is not None and jobs:
-            results = self._pool.map(load, jobs, chunksize=64)  # submitted now, collected later
-            return lambda: results
+    def _load_all(self, jobs: list[_Job], executor: Executor | None) -> Callable[[], Iterable[Loaded]]:
+        """Start reading and parsing `jobs` in the parser processes (here without them); the
+        returned call gives the results in order."""
+        if executor is not None and jobs:
+            try:
+                results = executor.map(load, jobs, chunksize=64)  # submitted now, collected later
+                return lambda: results
+            except (BrokenProcessPool, OSError) as exc:
+                log.warning("parser processes unavailable (%s); parsing %d files here", exc, len(jobs))
+                if self.parsers is not None:
+                    self.parsers.broken()
         done = [load(job) for job in jobs]
         return lambda: done
 
-    def _finish(self, chunk: _Chunk, jobs: list[_Job],
-                loaded: Callable[[], Iterable[_Loaded | _Same | _Unsettled | None]]) -> None:
+    def _finish(self, chunk: _Chunk, jobs: list[_Job], loaded: Callable[[], Iterable[Loaded]]) -> None:
         """Write one chunk once its files are read and parsed."""
-        for job, result in zip(jobs, loaded()):
+        try:
+            results = list(loaded())
+        except BrokenProcessPool:
+            log.warning("a parser process died; parsing %d files here, and starting new ones", len(jobs))
+            if self.parsers is not None:
+                self.parsers.broken()
+            results = [load(job) for job in jobs]
+        for job, result in zip(jobs, results):
             if isinstance(result, _Loaded):
                 self._settle(chunk, job.rel, self._row(job.rel, result))
             else:
@@ -265,14 +277,6 @@ class Ingest:
         else:
             outcome.changed.append(rel)
             log.log(level, "document changed: %s", rel)
-
-    def close_pool(self) -> None:
-        """Let the parser processes and their fork server go once a bulk load is over: they hold
-        the language models."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
-        pool.stop_server()
 
     def _first_seen(self, rel: str, mtime_ns: int) -> int:
         known = self.index.state(rel)
@@ -325,12 +329,8 @@ def _digest(data: bytes, reason: str | None = None) -> bytes:
     return hashlib.sha256(data if reason is None else data + reason.encode()).digest()
 
 
-def load(job: _Job) -> _Loaded | _Same | _Unsettled | None:
-    """Read, digest and parse one file; runs in a parser process during a bulk load, so it never raises.
-
-    _Same when its bytes are what the index has, _Unsettled when it changed while read, None when
-    it is gone.
-    """
+def load(job: _Job) -> Loaded:
+    """Read, digest and parse one file (see Loaded); runs in a parser process, so it never raises."""
     try:
         data, after = read_bounded(job.full, job.max_bytes)
     except FileNotFoundError:
@@ -377,3 +377,8 @@ class _Same:
 @dataclass(frozen=True, slots=True)
 class _Unsettled:
     pass
+
+
+# What reading one file gives: its parse, _Same when its bytes are what the index has,
+# _Unsettled when it changed while read, None when it is gone.
+Loaded = _Loaded | _Same | _Unsettled | None

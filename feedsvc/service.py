@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
 from .index import Index
-from .language import warm_up
 from .ingest import Ingest, Outcome, RootUnavailable
 from .metrics import Metrics
 from .model import Entry
+from .pool import Parsers
 from .publish import Rendered, Shelf
 from .render import VIEWS, FeedMeta, Page, View, render, render_home
 from .settings import Settings
@@ -81,6 +81,7 @@ class Service:
         self.shelf = Shelf()
         self.base_url = settings.bound_url
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="feedsvc-worker")
+        self._parsers = Parsers()
         self._index: Index | None = None
         self._ingest: Ingest | None = None
         self._watcher: Watcher | None = None
@@ -110,11 +111,13 @@ class Service:
                                 poll_interval=self.settings.poll_interval, on_ready=self.enqueue,
                                 on_event=self._count_event, loop=loop)
         self._tasks = [loop.create_task(self._pipeline(), name="feedsvc-pipeline")]
+        # On another thread: forking waits for the fork server to load, and the scan need not.
+        loop.run_in_executor(None, self._parsers.start)
 
     async def _open(self) -> None:
         self._index = await self._run(Index, self.settings.state_dir)
         self._ingest = Ingest(self.settings.seeds, self._index, pattern=self.settings.pattern,
-                              max_bytes=self.settings.max_bytes)
+                              max_bytes=self.settings.max_bytes, parsers=self._parsers)
         self._tasks.append(asyncio.get_running_loop().create_task(self._supervise(), name="feedsvc-supervisor"))
 
     async def stop(self) -> None:
@@ -123,8 +126,7 @@ class Service:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._watcher is not None:
             await asyncio.get_running_loop().run_in_executor(None, self._watcher.stop)
-        if self._ingest is not None:
-            await self._run(self._ingest.close_pool)
+        self._parsers.close()
         if self._index is not None:
             await self._run(self._index.close)
         self._executor.shutdown(wait=True)
@@ -168,9 +170,6 @@ class Service:
                 if not self._ready:
                     self._ready = True
                     log.info("ready: %d documents, %d rejected", self._counts[None], len(self._rejected))
-                    # Load the language models now rather than on the first change (~0.3 s);
-                    # after ready, so a warm restart does not wait for them.
-                    await self._run(warm_up)
                 self._wake.clear()
                 await self._wake.wait()
 

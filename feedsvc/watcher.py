@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import threading
+import warnings
 from pathlib import Path
 from typing import Callable, Literal
 
@@ -32,6 +33,12 @@ except ImportError:  # pragma: no cover - other platforms and versions
     InotifyMoveEventGrouper = None
 
 log = logging.getLogger("feedsvc.watcher")
+
+# watchdog warns when a new subfolder it is already watching is registered again (a folder tree
+# created fast meets both the scan of its parent and its own creation event); the second
+# registration replaces the first with the same callback, so nothing is lost.
+warnings.filterwarnings("ignore", message="Callback with id .* already exists for watch", category=RuntimeWarning,
+                        module="watchdog")
 
 # watchdog holds every IN_MOVED_FROM for 0.5 s hoping to pair it with its IN_MOVED_TO, and all later
 # events queue behind it: a burst of rsync-style renames then waits ~0.5 s. We never need the pairing
