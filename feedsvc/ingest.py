@@ -154,8 +154,7 @@ class Ingest:
         # A line per file is noise on a bulk load: those go to DEBUG, and one line sums them up.
         # Rejections are always logged one by one: each needs somebody's attention.
         level = logging.DEBUG if bulk else logging.INFO
-        # A bulk load's parser processes start now, so their start overlaps the first files.
-        executor = self.parsers.executor(bulk=bulk) if self.parsers is not None else None
+        executor = self.parsers.executor() if self.parsers is not None else None
         previous: Callable[[], None] | None = None
         for start in range(0, len(ordered), CHUNK):
             chunk = _Chunk(outcome, level)
@@ -170,7 +169,7 @@ class Ingest:
                     jobs.append(result)
                 else:
                     self._settle(chunk, rel, result)
-            loaded = self._load_all(jobs, executor)
+            loaded = self._load_all(jobs, executor, bulk)
             # Parser processes work on this chunk while the previous one is written.
             if previous is not None:
                 previous()
@@ -209,12 +208,16 @@ class Ingest:
             return self._rejected(rel, before.st_size, before.st_mtime_ns, _digest(b"", reason), reason)
         return _Job(rel, full, before.st_size, before.st_mtime_ns, known.hash if known else None, self.max_bytes)
 
-    def _load_all(self, jobs: list[_Job], executor: Executor | None) -> Callable[[], Iterable[Loaded]]:
+    def _load_all(self, jobs: list[_Job], executor: Executor | None,
+                  bulk: bool) -> Callable[[], Iterable[Loaded]]:
         """Start reading and parsing `jobs` in the parser processes (here without them); the
         returned call gives the results in order."""
         if executor is not None and jobs:
             try:
-                results = executor.map(load, jobs, chunksize=64)  # submitted now, collected later
+                # A bulk load spreads over the processes in tasks of 64 files; anything else is one
+                # task, so it never forks a second process that would then idle.
+                chunksize = 64 if bulk else len(jobs)
+                results = executor.map(load, jobs, chunksize=chunksize)  # runs while we go on
                 return lambda: results
             except (BrokenProcessPool, OSError) as exc:
                 log.warning("parser processes unavailable (%s); parsing %d files here", exc, len(jobs))

@@ -3,8 +3,8 @@
 They fork from a server that has imported the parser and loaded the language models once
 (feedsvc.preload), so they start ready and share the models' ~100 MB. Loading those models holds
 the GIL for about half a second; in the service's own process that froze every request after a
-start. One process stays for the changes of a running service; a bulk load gets one per core,
-which go away when it is done.
+start. One process does the changes of a running service; a bulk load gets one per core, and
+they go when it is done.
 """
 
 from __future__ import annotations
@@ -37,66 +37,56 @@ def start_server() -> None:
 
 
 class Parsers:
-    """The parser processes of one service: the steady one, and a bulk load's."""
+    """The parser processes of one service: one while it runs, one per core during a bulk load.
+
+    A single pool of one process per core; processes are forked as work arrives, and a batch
+    that is not a bulk load is one task, so between bulk loads one process does it all. When a
+    bulk load ends, the pool is replaced by a fresh one, so its extra processes go.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._steady: ProcessPoolExecutor | None = None
-        self._bulk: ProcessPoolExecutor | None = None
+        self._pool: ProcessPoolExecutor | None = None
         self._failed = False
 
     def start(self) -> None:
-        """Fork the steady parser now (blocks until the fork server is up), so the first change
-        after a start does not wait for it."""
-        steady = self.executor(bulk=False)
+        """Fork the first parser process now (this blocks until the fork server is up), so the
+        first change after a start does not wait for it."""
+        pool = self.executor()
         try:
-            if steady is not None:
-                steady.submit(os.getpid)
+            if pool is not None:
+                pool.submit(os.getpid)
         except Exception as exc:  # noqa: BLE001 - the first batch will try again, and say why
-            log.warning("cannot start the parser process yet: %s", exc)
+            log.warning("cannot start a parser process yet: %s", exc)
 
-    def executor(self, *, bulk: bool) -> Executor | None:
-        """Where to parse: a bulk load's processes, else the steady one; None if no process can
-        be started here, and the caller parses in its own thread."""
+    def executor(self) -> Executor | None:
+        """The parser processes; None if none can be started here (the caller then parses in its
+        own thread)."""
         with self._lock:
-            if self._failed:
-                return None
-            try:
-                if bulk and cores() > 1:
-                    if self._bulk is None:
-                        self._bulk = self._new(cores())
-                    return self._bulk
-                if self._steady is None:
-                    self._steady = self._new(1)
-                return self._steady
-            except OSError as exc:  # no fork server (no writable temp folder, say)
-                self._failed = True
-                log.warning("cannot start parser processes (%s); parsing in the service's process", exc)
-                return None
-
-    @staticmethod
-    def _new(workers: int) -> ProcessPoolExecutor:
-        start_server()
-        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
+            if self._pool is None and not self._failed:
+                try:
+                    start_server()
+                    context = multiprocessing.get_context("forkserver")
+                    self._pool = ProcessPoolExecutor(cores(), mp_context=context)
+                except OSError as exc:  # no fork server (no writable temp folder, say)
+                    self._failed = True
+                    log.warning("cannot start parser processes (%s); parsing in the service's process", exc)
+            return self._pool
 
     def end_bulk(self) -> None:
-        """A bulk load is over: its processes go."""
-        with self._lock:
-            bulk, self._bulk = self._bulk, None
-        if bulk is not None:
-            bulk.shutdown(wait=False, cancel_futures=True)
+        """A bulk load is over: a fresh pool with one process replaces the one it grew."""
+        self._discard()
+        self.start()
 
     def broken(self) -> None:
-        """A parser process died: start afresh at the next use."""
-        with self._lock:
-            executors = [e for e in (self._bulk, self._steady) if e is not None]
-            self._bulk = self._steady = None
-        for executor in executors:
-            executor.shutdown(wait=False, cancel_futures=True)
+        """A parser process died, and with it the pool: the next use starts a fresh one."""
+        self._discard()
 
     def close(self) -> None:
-        self.end_bulk()
+        self._discard()
+
+    def _discard(self) -> None:
         with self._lock:
-            steady, self._steady = self._steady, None
-        if steady is not None:
-            steady.shutdown(wait=False, cancel_futures=True)
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
