@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import threading
 from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import forkserver
 
 log = logging.getLogger("feedsvc.pool")
@@ -50,25 +51,24 @@ class Parsers:
         self._failed = False
 
     def start(self) -> None:
-        """Fork the first parser process now (this blocks until the fork server is up), so the
-        first change after a start does not wait for it."""
-        pool = self.executor()
-        try:
-            if pool is not None:
-                pool.submit(os.getpid)
-        except Exception as exc:  # noqa: BLE001 - the first batch will try again, and say why
-            log.warning("cannot start a parser process yet: %s", exc)
+        """Fork the first parser process now, so the first change after a start does not wait."""
+        self.executor()
 
     def executor(self) -> Executor | None:
-        """The parser processes; None if none can be started here (the caller then parses in its
-        own thread)."""
+        """The parser processes, with one forked and idle (the first call waits for the fork
+        server to load, ~0.5 s); None if none can be started here, and the caller then parses in
+        its own thread."""
         with self._lock:
             if self._pool is None and not self._failed:
                 try:
                     start_server()
                     context = multiprocessing.get_context("forkserver")
-                    self._pool = ProcessPoolExecutor(cores(), mp_context=context)
-                except OSError as exc:  # no fork server (no writable temp folder, say)
+                    pool = ProcessPoolExecutor(cores(), mp_context=context)
+                    # Forked here, under the lock: a caller that found no idle process would fork
+                    # a second one, which would then idle beside the first.
+                    pool.submit(os.getpid).result()
+                    self._pool = pool
+                except (OSError, BrokenProcessPool) as exc:  # no fork server (no writable /tmp, say)
                     self._failed = True
                     log.warning("cannot start parser processes (%s); parsing in the service's process", exc)
             return self._pool
