@@ -21,6 +21,8 @@ log = logging.getLogger("feedsvc.pool")
 
 # From this many files in one batch, a bulk load: a parser process per core.
 POOL_MIN = 1000
+# Seconds the first parser process may take to start (the fork server loads in ~0.5 s).
+START_TIMEOUT = 60
 
 
 def cores() -> int:
@@ -60,17 +62,21 @@ class Parsers:
         its own thread."""
         with self._lock:
             if self._pool is None and not self._failed:
+                pool: ProcessPoolExecutor | None = None
                 try:
                     start_server()
                     context = multiprocessing.get_context("forkserver")
                     pool = ProcessPoolExecutor(cores(), mp_context=context)
                     # Forked here, under the lock: a caller that found no idle process would fork
                     # a second one, which would then idle beside the first.
-                    pool.submit(os.getpid).result()
+                    pool.submit(os.getpid).result(timeout=START_TIMEOUT)
                     self._pool = pool
-                except (OSError, BrokenProcessPool) as exc:  # no fork server (no writable /tmp, say)
+                except (OSError, BrokenProcessPool, TimeoutError) as exc:  # no writable /tmp, say
                     self._failed = True
-                    log.warning("cannot start parser processes (%s); parsing in the service's process", exc)
+                    log.warning("cannot start parser processes (%s); parsing in the service's process",
+                                exc or type(exc).__name__)
+                    if pool is not None:
+                        pool.shutdown(wait=False, cancel_futures=True)
             return self._pool
 
     def end_bulk(self) -> None:

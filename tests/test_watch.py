@@ -345,3 +345,22 @@ def _parser_processes() -> set[int]:
                 parents[int(entry.name)] = int(fields.get("PPid", "0").strip())
     children = {pid for pid, parent in parents.items() if parent == os.getpid()}
     return {pid for pid, parent in parents.items() if parent in children}
+
+
+async def test_without_parser_processes_the_service_parses_itself(
+        seeds: Path, state: Path, start_app: Any, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Where no parser process can start (no writable temporary folder for the fork server, say),
+    documents are still published, parsed on the service's worker thread, and the log says why."""
+    from feedsvc import pool
+
+    def refuse() -> None:
+        raise OSError("no writable temporary folder")
+    monkeypatch.setattr(pool, "start_server", refuse)
+    shutil.copy(SEED, seeds)
+    with caplog.at_level("WARNING", logger="feedsvc"):
+        client = await start_app(seeds, state)
+        write(seeds, "later.txt", make_doc(1))
+        await wait_ids(client, {SEED_ID, "later"})
+    warnings = [r.getMessage() for r in caplog.records if "cannot start parser processes" in r.getMessage()]
+    assert len(warnings) == 1 and "no writable temporary folder" in warnings[0], warnings
