@@ -15,7 +15,7 @@ from common import CLIENT_CORE, OUT, Feedsvc, log, median, pin_self, spread, unp
 from freshness import POLL, Poller
 from gen import GEN_VERSION, PROBE_DATE, corpus, make_document, seeds_copy, write_probe
 
-# The service loads its language models just after it is ready (~0.5 s); peaks are read after this.
+# Peaks are read this long after ready, so that anything a start does after ready is counted.
 WARM_UP_S = 2.0
 # Cold starts (up to 10,000 documents) and warm restarts timed per size; the median is reported.
 COLD_REPEATS = 3
@@ -122,7 +122,7 @@ def one_size(n: int, *, cold_cap: float, warm_cap: float, change_count: int) -> 
             ready = svc.wait_ready(cold_cap)
             res["cold_listening_s"] = svc.listening_s
             if ready is not None:
-                time.sleep(WARM_UP_S)  # the language models load right after ready: count them
+                time.sleep(WARM_UP_S)
             res["cold_peak_rss_kb"] = svc.vm_hwm_kb()
             svc.sample_tree()
             res["cold_peak_tree_kb"] = svc.peak_tree_kb
