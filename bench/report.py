@@ -93,7 +93,7 @@ def write(results: dict[str, Any], path: Path) -> None:
         server = [x for x in (s100.get("cold_peak_rss_kb"), s100.get("warm_peak_rss_kb")) if x]
         tree = [x for x in (s100.get("cold_peak_tree_pss_kb"), s100.get("warm_peak_tree_pss_kb")) if x]
         if server:
-            note = "max of cold start (models loaded) and warm run, server process (VmHWM)"
+            note = "max of cold start and warm run, server process (VmHWM)"
             if s100.get("cold_s") is None:
                 note = "cold start capped: peak so far; " + note
             targets.append(("Peak RSS at 100k < 300 MB: the server", _mib(max(server)), note,
