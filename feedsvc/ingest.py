@@ -129,9 +129,8 @@ class Ingest:
             known = self.index.state(rel)
             if known is not None:
                 present.add(rel)
-                if (known.size, known.mtime_ns) == (st.st_size, st.st_mtime_ns) and stat.S_ISREG(st.st_mode) \
-                        and not (known.reason or "").startswith(_READ_ERROR) and classify(rel, self.pattern) is None:
-                    continue
+                if _unchanged(known, st) and classify(rel, self.pattern) is None:
+                    continue  # what process() would find: nothing to do
             todo[rel] = st
         prefix = f"{under.rstrip('/')}/" if under else ""
         gone = [p for p in self.index.paths() if p.startswith(prefix) and p not in present]
@@ -176,9 +175,9 @@ class Ingest:
             previous = functools.partial(self._finish, chunk, jobs, loaded)
         if previous is not None:
             previous()
-        if bulk and self.parsers is not None:
-            self.parsers.end_bulk()
         if bulk:
+            if self.parsers is not None:
+                self.parsers.end_bulk()
             log.info("bulk load of %d files in %.1f s: %d added, %d changed, %d removed, %d rejected",
                      len(ordered), time.perf_counter() - started, len(outcome.added), len(outcome.changed),
                      len(outcome.removed), len(outcome.rejected))
@@ -200,8 +199,7 @@ class Ingest:
         if stat.S_ISDIR(before.st_mode):
             return None
         known = self.index.state(rel)
-        if known is not None and (known.size, known.mtime_ns) == (before.st_size, before.st_mtime_ns) \
-                and not (known.reason or "").startswith(_READ_ERROR):
+        if known is not None and _unchanged(known, before):
             return _Same(before.st_size, before.st_mtime_ns)
         if not stat.S_ISREG(before.st_mode):
             reason = SYMLINK if stat.S_ISLNK(before.st_mode) else "not a regular file"
@@ -220,26 +218,26 @@ class Ingest:
                 results = executor.map(load, jobs, chunksize=chunksize)  # runs while we go on
                 return lambda: results
             except (BrokenProcessPool, OSError) as exc:
-                log.warning("parser processes unavailable (%s); parsing %d files here", exc, len(jobs))
-                if self.parsers is not None:
-                    self.parsers.broken()
+                done = self._load_here(jobs, f"parser processes unavailable ({exc})")
+                return lambda: done
         done = [load(job) for job in jobs]
         return lambda: done
+
+    def _load_here(self, jobs: list[_Job], why: str) -> list[Loaded]:
+        """Parse `jobs` on this thread after the parser processes failed; the next batch gets new ones."""
+        log.warning("%s; parsing %d files here", why, len(jobs))
+        if self.parsers is not None:
+            self.parsers.close()
+        return [load(job) for job in jobs]
 
     def _finish(self, chunk: _Chunk, jobs: list[_Job], loaded: Callable[[], Iterable[Loaded]]) -> None:
         """Write one chunk once its files are read and parsed."""
         try:
             results = list(loaded())
         except BrokenProcessPool:
-            log.warning("a parser process died; parsing %d files here, and starting new ones", len(jobs))
-            if self.parsers is not None:
-                self.parsers.broken()
-            results = [load(job) for job in jobs]
+            results = self._load_here(jobs, "a parser process died")
         for job, result in zip(jobs, results):
-            if isinstance(result, _Loaded):
-                self._settle(chunk, job.rel, self._row(job.rel, result))
-            else:
-                self._settle(chunk, job.rel, result)
+            self._settle(chunk, job.rel, self._row(job.rel, result) if isinstance(result, _Loaded) else result)
         for row in chunk.rows:
             self._log_row(row, self.index.state(row.path), chunk.outcome, chunk.level)
         self.index.write(chunk.rows, chunk.removed, chunk.touched)
@@ -325,6 +323,12 @@ class _Loaded(NamedTuple):
     mtime_ns: int
     digest: bytes
     parsed: Parsed | str
+
+
+def _unchanged(known: FileState, st: Stat | os.stat_result) -> bool:
+    """Whether a file's stat is the one the index has; a read error is retried all the same."""
+    return (known.size, known.mtime_ns) == (st.st_size, st.st_mtime_ns) and \
+        not (known.reason or "").startswith(_READ_ERROR)
 
 
 def _digest(data: bytes, reason: str | None = None) -> bytes:

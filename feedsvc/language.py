@@ -77,11 +77,12 @@ def detector(script: Script = "latin", *, at_once: bool = False) -> LanguageDete
     return found
 
 
-def warm_up(*, at_once: bool = False) -> None:
-    """Load both detectors' models now, so the first document after a start does not wait for them."""
+def warm_up() -> None:
+    """Load both detectors' models now, at once: for the parser processes' fork server, which holds
+    nothing else whose peak the transient could add to."""
     # A snippet lingua's letter rules cannot settle, so every n-gram model of both languages loads.
     snippet = "Друга частина резюме про війну."
-    detector("cyrillic", at_once=at_once).compute_language_confidence_values(snippet)
+    detector("cyrillic", at_once=True).compute_language_confidence_values(snippet)
     detector().compute_language_confidence_values("The leaders met at a remote launch facility")
 
 

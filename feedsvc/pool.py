@@ -52,10 +52,6 @@ class Parsers:
         self._pool: ProcessPoolExecutor | None = None
         self._failed = False
 
-    def start(self) -> None:
-        """Fork the first parser process now, so the first change after a start does not wait."""
-        self.executor()
-
     def executor(self) -> Executor | None:
         """The parser processes, with one forked and idle (the first call waits for the fork
         server to load, ~0.5 s); None if none can be started here, and the caller then parses in
@@ -81,17 +77,11 @@ class Parsers:
 
     def end_bulk(self) -> None:
         """A bulk load is over: a fresh pool with one process replaces the one it grew."""
-        self._discard()
-        self.start()
-
-    def broken(self) -> None:
-        """A parser process died, and with it the pool: the next use starts a fresh one."""
-        self._discard()
+        self.close()
+        self.executor()
 
     def close(self) -> None:
-        self._discard()
-
-    def _discard(self) -> None:
+        """Let the processes go; the next use starts a fresh pool (after one died, say)."""
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:

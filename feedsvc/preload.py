@@ -9,5 +9,4 @@ from .language import warm_up
 
 __all__ = ["load"]
 
-# At once: twice as fast, and this server holds nothing else whose peak it could add to.
-warm_up(at_once=True)
+warm_up()

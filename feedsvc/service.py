@@ -111,8 +111,9 @@ class Service:
                                 poll_interval=self.settings.poll_interval, on_ready=self.enqueue,
                                 on_event=self._count_event, loop=loop)
         self._tasks = [loop.create_task(self._pipeline(), name="feedsvc-pipeline")]
-        # On another thread: forking waits for the fork server to load, and the scan need not.
-        loop.run_in_executor(None, self._parsers.start)
+        # The first parser process, forked now so the first change after a start does not wait
+        # for it; on another thread: forking waits for the fork server to load, the scan need not.
+        loop.run_in_executor(None, self._parsers.executor)
 
     async def _open(self) -> None:
         self._index = await self._run(Index, self.settings.state_dir)
