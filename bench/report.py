@@ -17,6 +17,12 @@ def _s(s: Any) -> str:
     return "n/a" if s is None else f"{s:.2f} s"
 
 
+def _runs(r: dict[str, Any], kind: str) -> str:
+    """" (median of N: min–max s)" when `kind` ("cold", "warm") was timed more than once."""
+    runs = r.get(f"{kind}_runs_s") or ()
+    return f" (median of {len(runs)}: {r[f'{kind}_spread_s']} s)" if len(runs) > 1 else ""
+
+
 def _mib(kb: Any) -> str:
     return "n/a" if kb is None else f"{kb / 1024:.0f} MiB"
 
@@ -230,11 +236,8 @@ def write(results: dict[str, Any], path: Path) -> None:
             r = sc[k]
             cold = (_s(r.get("cold_s")) if r.get("cold_s") is not None
                     else f"> {r.get('cold_timed_out_after_s', 0):.0f} s (capped)")
-            if len(r.get("cold_runs_s") or ()) > 1:
-                cold += f" (median of {len(r['cold_runs_s'])}: {r['cold_spread_s']} s)"
-            warm = _s(r.get("warm_s"))
-            if len(r.get("warm_runs_s") or ()) > 1:
-                warm += f" (median of {len(r['warm_runs_s'])}: {r['warm_spread_s']} s)"
+            cold += _runs(r, "cold")
+            warm = _s(r.get("warm_s")) + _runs(r, "warm")
             add(f"| {int(k):,} | {_s(r.get('cold_listening_s'))} / {cold} | {_s(r.get('warm_listening_s'))} / "
                 f"{warm} | {_ms(r.get('cold_render_mean_s'))} / {_ms(r.get('change_render_mean_s'))} | "
                 f"{_ms(r.get('change_median_s'))} ({r.get('change_spread_ms', 'n/a')}) | {_ms(r.get('change_max_s'))} | "

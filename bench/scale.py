@@ -96,6 +96,23 @@ def changes(svc: Feedsvc, seeds: Path, *, count: int, tag: str) -> list[float]:
     return out
 
 
+def _timed_starts(seeds: Path, states: Sequence[Path], name: str, cap: float, *, scratch: bool) -> list[float]:
+    """Seconds from spawn to ready of one start per state folder, each stopped once ready;
+    `scratch` folders are removed after their start."""
+    timings: list[float] = []
+    for i, state in enumerate(states):
+        probe = Feedsvc(seeds, state, name=f"{name}-{i}", core=None)
+        try:
+            took = probe.wait_ready(cap)
+        finally:
+            probe.stop()
+        if scratch:
+            shutil.rmtree(state, ignore_errors=True)
+        if took is not None:
+            timings.append(took)
+    return timings
+
+
 def one_size(n: int, *, cold_cap: float, warm_cap: float, change_count: int) -> dict[str, object]:
     res: dict[str, object] = {"documents": n}
     work = Path(tempfile.mkdtemp(prefix=f"feedsvc-bench-scale{n}-"))
@@ -105,17 +122,8 @@ def one_size(n: int, *, cold_cap: float, warm_cap: float, change_count: int) -> 
         # -- cold ------------------------------------------------------------------------
         # Up to 10k, extra timed cold starts first (one cold start moves ±15% on these machines);
         # the last one also measures memory, so the sampler does not weigh on the others.
-        timings: list[float] = []
-        for i in range(COLD_REPEATS - 1 if n <= 10_000 else 0):
-            scratch = work / f"state-{i}"
-            probe = Feedsvc(seeds, scratch, name=f"scale-{n}-cold-{i}", core=None)
-            try:
-                took = probe.wait_ready(cold_cap)
-            finally:
-                probe.stop()
-            shutil.rmtree(scratch, ignore_errors=True)
-            if took is not None:
-                timings.append(took)
+        extra = [work / f"state-{i}" for i in range(COLD_REPEATS - 1 if n <= 10_000 else 0)]
+        timings = _timed_starts(seeds, extra, f"scale-{n}-cold", cold_cap, scratch=True)
         svc = Feedsvc(seeds, state, name=f"scale-{n}-cold", core=None)
         svc.start_sampler(every=0.25)  # reading smaps_rollup costs ~1 ms a process
         try:
@@ -156,15 +164,7 @@ def one_size(n: int, *, cold_cap: float, warm_cap: float, change_count: int) -> 
             res["warm_note"] = "index from an earlier completed cold start (bench/out/index-cache)"
         # -- warm ------------------------------------------------------------------------
         # Each clean stop leaves the index as it was, so every start here is a warm restart.
-        timings = []
-        for i in range(COLD_REPEATS - 1):
-            probe = Feedsvc(seeds, state, name=f"scale-{n}-warm-{i}", core=None)
-            try:
-                took = probe.wait_ready(warm_cap)
-            finally:
-                probe.stop()
-            if took is not None:
-                timings.append(took)
+        timings = _timed_starts(seeds, [state] * (COLD_REPEATS - 1), f"scale-{n}-warm", warm_cap, scratch=False)
         svc = Feedsvc(seeds, state, name=f"scale-{n}-warm", core=None)
         svc.start_sampler(every=0.25)
         try:
