@@ -113,6 +113,14 @@ def _timed_starts(seeds: Path, states: Sequence[Path], name: str, cap: float, *,
     return timings
 
 
+def _record_peaks(svc: Feedsvc, res: dict[str, object], kind: str) -> None:
+    """The server's VmHWM and the tree's sampled peaks (RSS and PSS summed) under `kind`_..."""
+    res[f"{kind}_peak_rss_kb"] = svc.vm_hwm_kb()
+    svc.sample_tree()
+    res[f"{kind}_peak_tree_kb"] = svc.peak_tree_kb
+    res[f"{kind}_peak_tree_pss_kb"] = svc.peak_tree_pss_kb
+
+
 def one_size(n: int, *, cold_cap: float, warm_cap: float, change_count: int) -> dict[str, object]:
     res: dict[str, object] = {"documents": n}
     work = Path(tempfile.mkdtemp(prefix=f"feedsvc-bench-scale{n}-"))
@@ -131,10 +139,7 @@ def one_size(n: int, *, cold_cap: float, warm_cap: float, change_count: int) -> 
             res["cold_listening_s"] = svc.listening_s
             if ready is not None:
                 time.sleep(WARM_UP_S)
-            res["cold_peak_rss_kb"] = svc.vm_hwm_kb()
-            svc.sample_tree()
-            res["cold_peak_tree_kb"] = svc.peak_tree_kb
-            res["cold_peak_tree_pss_kb"] = svc.peak_tree_pss_kb
+            _record_peaks(svc, res, "cold")
             if ready is None:
                 res["cold_s"] = None
                 res["cold_timed_out_after_s"] = cold_cap
@@ -188,10 +193,7 @@ def one_size(n: int, *, cold_cap: float, warm_cap: float, change_count: int) -> 
             res["change_median_s"] = median(lat)
             res["change_spread_ms"] = spread([x * 1000 for x in lat])
             res["change_render_mean_s"] = (s1 - s0) / (c1 - c0) if c1 > c0 else None
-            res["warm_peak_rss_kb"] = svc.vm_hwm_kb()
-            svc.sample_tree()
-            res["warm_peak_tree_kb"] = svc.peak_tree_kb
-            res["warm_peak_tree_pss_kb"] = svc.peak_tree_pss_kb
+            _record_peaks(svc, res, "warm")
             log(f"scale {n}: one change visible after median {res['change_median_s'] * 1000:.1f} ms "
                 f"({res['change_spread_ms']} ms; slowest {max(lat) * 1000:.0f} ms); render mean {(res['change_render_mean_s'] or 0) * 1000:.1f} ms")
         finally:
