@@ -1,20 +1,22 @@
-"""HTTP: the aiohttp application; handlers only pick cached bytes and answer conditionals."""
+"""HTTP: the aiohttp application; handlers pick published bytes and answer conditional requests."""
 
 from __future__ import annotations
 
 import json
 import re
 import time
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from . import headers as policy
+from .documents.model import LANGS
+from .feeds import VIEWS, View
 from .metrics import Metrics
-from .model import LANGS
-from .publish import Rendered
-from .render import VIEWS, View
-from .service import HOME_ENTRIES, Key, Service
+from .publisher import HOME_ENTRIES, Key
+from .service import Service
 from .settings import Settings
+from .shelf import Rendered
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -23,13 +25,11 @@ METRICS = web.AppKey("metrics", Metrics)
 
 MAX_LIMIT = 500
 _HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$")
-_JSON = "application/json; charset=utf-8"
-_NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
 def _error(status: int, message: str, **headers: str) -> web.Response:
     body = json.dumps({"error": message, "status": status}).encode()
-    return web.Response(status=status, body=body, headers={"Content-Type": _JSON, **_NO_STORE, **headers})
+    return web.Response(status=status, body=body, headers={"Content-Type": policy.JSON, **policy.NO_STORE, **headers})
 
 
 def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
@@ -39,7 +39,7 @@ def _int_param(request: web.Request, name: str, default: int, low: int, high: in
     if not raw.isascii() or not raw.isdigit() or len(raw) > 6 or not low <= int(raw) <= high:
         raise web.HTTPBadRequest(
             text=json.dumps({"error": f"{name} must be a whole number from {low} to {high}", "status": 400}),
-            content_type="application/json", headers=_NO_STORE)
+            content_type="application/json", headers=policy.NO_STORE)
     return int(raw)
 
 
@@ -57,13 +57,27 @@ def _wants_gzip(accept: str) -> bool:
     return False
 
 
+def _matches(rendered: Rendered, if_none_match: str) -> bool:
+    """RFC 9110 weak comparison against an If-None-Match list; either coding's tag matches."""
+    for candidate in if_none_match.split(","):
+        candidate = candidate.strip()
+        if candidate == "*":
+            return True
+        if candidate.startswith("W/"):
+            candidate = candidate[2:]
+        candidate = candidate.strip('"')
+        if candidate == rendered.etag or candidate == f"{rendered.etag}-gzip":
+            return True
+    return False
+
+
 def _respond(request: web.Request, rendered: Rendered) -> web.Response:
     """200 or 304 from cached bytes: If-None-Match wins; else If-Modified-Since at or after Last-Modified."""
     headers = request.headers
     gz = _wants_gzip(headers.get("Accept-Encoding", ""))
     inm = headers.get("If-None-Match")
     if inm is not None:
-        fresh = inm in rendered.quoted or rendered.matches(inm)  # the exact tag we sent, nearly always
+        fresh = inm in rendered.quoted or _matches(rendered, inm)  # the exact tag we sent, nearly always
     else:
         fresh = "If-Modified-Since" in headers and (ims := request.if_modified_since) is not None \
             and ims >= rendered.last_modified
@@ -80,26 +94,27 @@ class Routes:
     def __init__(self, settings: Settings, service: Service) -> None:
         self.settings = settings
         self.service = service
-        self._bound_host = service.base_url.split("://", 1)[1]
+        self.publisher = service.publisher
+        self._bound_host = self.publisher.base_url.split("://", 1)[1]
 
     def base_url(self, request: web.Request) -> str:
         """The configured base URL, else the one the client used (proxies' X-Forwarded-* honoured)."""
         if self.settings.base_url:
-            return self.service.base_url
+            return self.publisher.base_url
         headers = request.headers
         proto = headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower() or request.scheme
         host = headers.get("X-Forwarded-Host", "").split(",")[0].strip() or request.host
         if proto not in ("http", "https") or not _HOST.match(host or ""):
-            return self.service.base_url
+            return self.publisher.base_url
         return f"{proto}://{host}"
 
     async def _send(self, request: web.Request, key: Key) -> web.Response:
-        rendered = self.service.get(key)
+        rendered = self.publisher.get(key)
         if rendered is None:
-            if not self.service.health().ready:
+            if not self.service.ready:
                 return _error(503, "starting: the first scan of the seeds folder is not finished",
                               **{"Retry-After": "1"})
-            rendered = await self.service.variant(key)
+            rendered = await self.publisher.variant(key)
         return _respond(request, rendered)
 
     def default_base(self, request: web.Request) -> bool:
@@ -113,7 +128,7 @@ class Routes:
         async def handler(request: web.Request) -> web.StreamResponse:
             limit = _int_param(request, "limit", self.settings.page_size, 1, MAX_LIMIT)
             page = _int_param(request, "page", 1, 1, 999_999)
-            if page > 1 and (page - 1) * limit >= self.service.total(view.lang):
+            if page > 1 and (page - 1) * limit >= self.publisher.total(view.lang):
                 return _error(404, f"page {page} is past the last page of {view.path}")
             return await self._send(request, Key(view, limit, page, self.base_url(request)))
         return handler
@@ -126,14 +141,15 @@ class Routes:
         body = {
             "status": health.status,
             "documents": health.documents,
-            "rejected": [{"path": path, "reason": reason} for path, reason in health.rejected],
+            "rejected": [{"path": path, "reason": str(reason), "kind": reason.kind.value, "line": reason.line}
+                         for path, reason in health.rejected],
             "last_change": health.last_change.isoformat() if health.last_change else None,
             "watcher": "alive" if health.watcher_alive else "dead",
-            "problems": list(health.problems),
+            "problems": [p.text for p in health.problems],
             "index": health.index,
         }
         ok = health.ready and health.serving_ok
-        headers = {"Content-Type": _JSON, **_NO_STORE}
+        headers = {"Content-Type": policy.JSON, **policy.NO_STORE}
         if not ok:
             headers["Retry-After"] = "5"
         return web.Response(status=200 if ok else 503, headers=headers,
@@ -141,7 +157,8 @@ class Routes:
 
     async def metrics(self, request: web.Request) -> web.StreamResponse:
         metrics = request.app[METRICS]
-        return web.Response(body=metrics.exposition(), headers={"Content-Type": metrics.content_type, **_NO_STORE})
+        return web.Response(body=metrics.exposition(),
+                            headers={"Content-Type": metrics.content_type, **policy.NO_STORE})
 
 
 def _route(routes: Routes, metrics: Metrics | None, path: str, handler: Handler, *,
@@ -154,7 +171,7 @@ def _route(routes: Routes, metrics: Metrics | None, path: str, handler: Handler,
     """
     observe = metrics.requests.recorder(path) if metrics is not None else None
     clock = time.perf_counter
-    current = routes.service.shelf.default
+    current = routes.publisher.shelf.default
     # With FEEDSVC_BASE_URL set, every request's URLs are those of the pre-rendered bytes.
     default_base = None if routes.settings.base_url else routes.default_base
 
@@ -180,7 +197,8 @@ def _route(routes: Routes, metrics: Metrics | None, path: str, handler: Handler,
     return route
 
 
-def create_app(settings: Settings, *, service: Service | None = None, metrics: Metrics | None = None) -> web.Application:
+def create_app(settings: Settings, *, service: Service | None = None,
+               metrics: Metrics | None = None) -> web.Application:
     """The application; the service starts and stops with it."""
     metrics = metrics or Metrics()
     service = service or Service(settings, metrics)

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from . import logs
 from .settings import SPEC, Settings, SettingsError, add_arguments
@@ -30,9 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(serve)
     parse = commands.add_parser("parse", help="print one JSON record per document file (JSON lines)")
     parse.add_argument("files", nargs="+", metavar="FILE")
-    parse.add_argument("--pattern", default=None, help="document file-name pattern [FEEDSVC_PATTERN, default *.txt]")
-    parse.add_argument("--max-bytes", dest="max_bytes", default=None,
-                       help="largest document accepted [FEEDSVC_MAX_BYTES, default 1048576]")
+    for spec in SPEC:
+        if spec.name in ("pattern", "max_bytes"):
+            parse.add_argument(spec.flag, dest=spec.name, default=None,
+                               help=f"{spec.help} [{spec.env}, default: {spec.default}]")
     return parser
 
 
@@ -45,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"feedsvc: {exc}", file=sys.stderr)
         return 2
     if args.command == "parse":
-        from .cli_parse import parse_command
+        from .parse_cli import parse_command
 
         logs.configure("warning", settings.log_format)
         return parse_command(args.files, pattern=settings.pattern, max_bytes=settings.max_bytes)

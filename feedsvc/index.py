@@ -8,16 +8,16 @@ import logging
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
-from .model import LANGS, Document, Entry, Lang, document_id
+from .documents.model import LANGS, Document, Entry, Lang, Reason, document_id
 
 log = logging.getLogger("feedsvc.index")
 
 # Bump when the table layout or the parser's output changes: every row is then re-read from its file.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -64,7 +64,7 @@ class FileState:
     mtime_ns: int
     first_seen_ns: int
     langs: tuple[Lang, ...]
-    reason: str | None  # None when the file is a published document
+    reason: Reason | None  # None when the file is a published document
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +79,15 @@ class Row:
 
 
 @dataclass(frozen=True, slots=True)
+class Summary:
+    """Counts and rejections after the last write, replaced whole: the event loop reads it while
+    the worker writes."""
+
+    counts: dict[Lang | None, int]
+    rejected: tuple[tuple[str, Reason], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class IndexStatus:
     """Where the index lives and whether it is healthy; shown on /healthz."""
 
@@ -88,7 +97,7 @@ class IndexStatus:
 
 def ns_to_datetime(ns: int) -> dt.datetime:
     """Nanoseconds since the epoch as an aware UTC datetime, keeping microseconds."""
-    return dt.datetime.fromtimestamp(ns // 1000 / 1_000_000, dt.timezone.utc)
+    return dt.datetime.fromtimestamp(ns // 1000 / 1_000_000, dt.UTC)
 
 
 class Index:
@@ -102,9 +111,12 @@ class Index:
         self._location = self._db.execute("PRAGMA database_list").fetchone()[2] or ":memory:"
         self._states: dict[str, FileState] = {}
         self._totals: dict[Lang | None, int] = {None: 0, "en": 0, "uk": 0}
-        self._rejected: dict[str, str] = {}
+        self._rejected: dict[str, Reason] = {}
         for path, state in self._load_states().items():
             self._set_state(path, state)
+        # Bumped by every write: bytes rendered at one generation show one state of the folder.
+        self.generation = 0
+        self.summary = self._summarise()
 
     # -- opening, and surviving a broken state folder --------------------------------------
 
@@ -178,7 +190,7 @@ class Index:
         # first_seen usually equals mtime: sharing the int object saves 32 bytes a file.
         return {
             path: FileState(bytes.fromhex(digest), size, mtime, mtime if first == mtime else first,
-                            _langs(en, uk), reason)
+                            _langs(en, uk), Reason.from_json(json.loads(reason)) if reason else None)
             for path, digest, size, mtime, first, en, uk, reason in rows
         }
 
@@ -205,15 +217,11 @@ class Index:
     def paths(self) -> Iterable[str]:
         return self._states.keys()
 
-    def rejected(self) -> list[tuple[str, str]]:
-        return sorted(self._rejected.items())
-
     def count(self, lang: Lang | None = None) -> int:
         return self._totals[lang]
 
-    def counts(self) -> dict[Lang | None, int]:
-        """Published documents per view."""
-        return dict(self._totals)
+    def _summarise(self) -> Summary:
+        return Summary(dict(self._totals), tuple(sorted(self._rejected.items())))
 
     def _set_state(self, path: str, state: FileState | None) -> None:
         """Replace one file's state, keeping the per-view totals and rejections in step (O(1))."""
@@ -258,7 +266,8 @@ class Index:
         params = [
             (r.path, document_id(r.path), r.state.hash.hex(), r.state.size, r.state.mtime_ns,
              r.record,
-             r.state.reason, r.published_ns, r.updated_ns, r.state.first_seen_ns,
+             json.dumps(r.state.reason.to_json()) if r.state.reason else None,
+             r.published_ns, r.updated_ns, r.state.first_seen_ns,
              int("en" in r.state.langs), int("uk" in r.state.langs))
             for r in rows
         ]
@@ -276,8 +285,11 @@ class Index:
             self._set_state(r.path, r.state)
         for path in removed:
             self._set_state(path, None)
+        if rows or removed:  # a stat that moved without its bytes changes no feed
+            self.generation += 1
+            self.summary = self._summarise()
 
-    def _execute_batch(self, params: list[tuple[object, ...]], removed: list[str],
+    def _execute_batch(self, params: Sequence[tuple[object, ...]], removed: list[str],
                        touched: list[tuple[str, int, int]]) -> None:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")

@@ -10,21 +10,21 @@ import logging
 import os
 import stat
 import time
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, NamedTuple
+from typing import NamedTuple
 
 from . import pool
+from .documents.files import NOT_REGULAR, SYMLINK, classify, read_bounded
+from .documents.model import Lang, Reason, ReasonKind, Rejected
+from .documents.parse import parse_document
 from .index import FileState, Index, Row
-from .model import DocumentError, Lang, Rejected
-from .reader import SYMLINK, classify, parse_document, read_bounded
 
 log = logging.getLogger("feedsvc.ingest")
 
-# Rejections with this prefix are retried even when the file's stat is unchanged (chmod moves only ctime).
-_READ_ERROR = "cannot read:"
 # Files per index transaction.
 CHUNK = 500
 
@@ -48,7 +48,7 @@ class Outcome:
     added: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
-    rejected: list[tuple[str, str]] = field(default_factory=list)
+    rejected: list[tuple[str, Reason]] = field(default_factory=list)
     touched: int = 0
     unsettled: list[str] = field(default_factory=list)
 
@@ -65,7 +65,7 @@ class Outcome:
 
 def _date_ns(date: dt.date) -> int:
     """A document date as midnight UTC, so every process derives the same instant."""
-    return int(dt.datetime(date.year, date.month, date.day, tzinfo=dt.timezone.utc).timestamp()) * 1_000_000_000
+    return int(dt.datetime(date.year, date.month, date.day, tzinfo=dt.UTC).timestamp()) * 1_000_000_000
 
 
 class Ingest:
@@ -202,8 +202,8 @@ class Ingest:
         if known is not None and _unchanged(known, before):
             return _Same(before.st_size, before.st_mtime_ns)
         if not stat.S_ISREG(before.st_mode):
-            reason = SYMLINK if stat.S_ISLNK(before.st_mode) else "not a regular file"
-            return self._rejected(rel, before.st_size, before.st_mtime_ns, _digest(b"", reason), reason)
+            why = SYMLINK if stat.S_ISLNK(before.st_mode) else NOT_REGULAR
+            return self._rejected(rel, before.st_size, before.st_mtime_ns, _digest(b"", why), why)
         return _Job(rel, full, before.st_size, before.st_mtime_ns, known.hash if known else None, self.max_bytes)
 
     def _load_all(self, jobs: list[_Job], executor: Executor | None,
@@ -284,7 +284,7 @@ class Ingest:
         return known.first_seen_ns if known is not None else mtime_ns
 
     def _row(self, rel: str, loaded: _Loaded) -> Row:
-        if isinstance(loaded.parsed, str):
+        if isinstance(loaded.parsed, Reason):
             return self._rejected(rel, loaded.size, loaded.mtime_ns, loaded.digest, loaded.parsed)
         first_seen = self._first_seen(rel, loaded.mtime_ns)
         parsed = loaded.parsed
@@ -292,7 +292,7 @@ class Ingest:
         state = FileState(loaded.digest, loaded.size, loaded.mtime_ns, first_seen, parsed.languages, None)
         return Row(rel, state, parsed.record, published, loaded.mtime_ns)
 
-    def _rejected(self, rel: str, size: int, mtime_ns: int, digest: bytes, reason: str) -> Row:
+    def _rejected(self, rel: str, size: int, mtime_ns: int, digest: bytes, reason: Reason) -> Row:
         state = FileState(digest, size, mtime_ns, self._first_seen(rel, mtime_ns), (), reason)
         return Row(rel, state, None, 0, mtime_ns)
 
@@ -322,18 +322,18 @@ class _Loaded(NamedTuple):
     size: int
     mtime_ns: int
     digest: bytes
-    parsed: Parsed | str
+    parsed: Parsed | Reason
 
 
 def _unchanged(known: FileState, st: Stat | os.stat_result) -> bool:
     """Whether a file's stat is the one the index has; a read error is retried all the same."""
     return (known.size, known.mtime_ns) == (st.st_size, st.st_mtime_ns) and \
-        not (known.reason or "").startswith(_READ_ERROR)
+        not (known.reason is not None and known.reason.retried)
 
 
-def _digest(data: bytes, reason: str | None = None) -> bytes:
+def _digest(data: bytes, reason: Reason | None = None) -> bytes:
     """The hash a file's row keeps; a rejection's includes its reason, so a new reason is news."""
-    return hashlib.sha256(data if reason is None else data + reason.encode()).digest()
+    return hashlib.sha256(data if reason is None else data + str(reason).encode()).digest()
 
 
 def load(job: _Job) -> Loaded:
@@ -345,7 +345,7 @@ def load(job: _Job) -> Loaded:
     except Rejected as exc:  # swapped for a FIFO or the like since the lstat
         return _Loaded(job.size, job.mtime_ns, _digest(b"", exc.reason), exc.reason)
     except OSError as exc:
-        reason = f"{_READ_ERROR} {exc.strerror or exc}"
+        reason = Reason(ReasonKind.UNREADABLE, f"cannot read: {exc.strerror or exc}")
         return _Loaded(job.size, job.mtime_ns, _digest(b"", reason), reason)
     if (after.st_size, after.st_mtime_ns) != (job.size, job.mtime_ns) or \
             (len(data) != after.st_size and len(data) <= job.max_bytes):
@@ -355,10 +355,10 @@ def load(job: _Job) -> Loaded:
         return _Same(after.st_size, after.st_mtime_ns)
     try:
         document = parse_document(data, job.rel, max_bytes=job.max_bytes)
-    except DocumentError as exc:
+    except Rejected as exc:
         return _Loaded(after.st_size, after.st_mtime_ns, _digest(data, exc.reason), exc.reason)
-    except Exception as exc:  # noqa: BLE001 - a parser bug rejects one file, never the batch
-        reason = f"parser error: {type(exc).__name__}: {exc}"
+    except Exception as exc:
+        reason = Reason(ReasonKind.PARSER_ERROR, f"parser error: {type(exc).__name__}: {exc}")
         return _Loaded(after.st_size, after.st_mtime_ns, _digest(data, reason), reason)
     record = json.dumps(document.to_json(), ensure_ascii=False, separators=(",", ":"))
     return _Loaded(after.st_size, after.st_mtime_ns, digest, Parsed(record, document.languages, document.date))

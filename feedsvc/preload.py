@@ -4,8 +4,8 @@ Every parser process forks from that server, so none of them imports the parser 
 models again, and the pages holding the models (~100 MB) are shared rather than copied.
 """
 
+from .documents.language import warm_up
 from .ingest import load
-from .language import warm_up
 
 __all__ = ["load"]
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Literal
 from urllib.parse import urlsplit
+
+from .documents.files import DEFAULT_PATTERN
+from .documents.parse import DEFAULT_MAX_BYTES
 
 ENV_PREFIX = "FEEDSVC_"
 
@@ -60,12 +64,13 @@ SPEC: tuple[Setting, ...] = (
     Setting("poll_interval", 1.0, "seconds between polls with --watch polling", float),
     Setting("rescan_interval", 60.0, "seconds between reconciliation scans (0 disables)", float),
     Setting("debounce", 0.01, "seconds a burst of events on one path is collapsed over", float),
-    Setting("pattern", "*.txt", "file-name pattern of documents"),
-    Setting("max_bytes", 1 << 20, "largest document accepted, in bytes", int),
+    Setting("pattern", DEFAULT_PATTERN, "file-name pattern of documents"),
+    Setting("max_bytes", DEFAULT_MAX_BYTES, "largest document accepted, in bytes", int),
     Setting("title", "feedsvc: foreign press digest", "feed title"),
     Setting("subtitle", "Foreign-press articles summarised in English and Ukrainian", "feed subtitle"),
     Setting("author", "feedsvc editorial team", "feed author name"),
-    Setting("tag_authority", "feedsvc.localhost,2026", "authority and date of tag: URIs (RFC 4151), e.g. example.org,2026"),
+    Setting("tag_authority", "feedsvc.localhost,2026",
+            "authority and date of tag: URIs (RFC 4151), e.g. example.org,2026"),
     Setting("language", "uk", "primary language of the bilingual feed", str, ("uk", "en")),
     Setting("page_size", 50, "entries per feed page by default", int),
     Setting("max_age", 300, "Cache-Control max-age of feeds, in seconds", int),
@@ -163,7 +168,8 @@ class Settings:
             with tempfile.NamedTemporaryFile(dir=self.state_dir, prefix=".probe-"):
                 pass
         except OSError as exc:
-            raise SettingsError(f"state folder {str(self.state_dir)!r} is not writable: {exc.strerror or exc}") from None
+            raise SettingsError(
+                f"state folder {str(self.state_dir)!r} is not writable: {exc.strerror or exc}") from None
 
     @property
     def bound_url(self) -> str:

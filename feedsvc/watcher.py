@@ -7,8 +7,9 @@ import logging
 import os
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 
 from watchdog.events import (
     DirCreatedEvent,
@@ -28,9 +29,9 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 try:  # watchdog >= 5
-    from watchdog.observers.inotify_move_event_grouper import InotifyMoveEventGrouper
+    from watchdog.observers.inotify_move_event_grouper import InotifyMoveEventGrouper as _Grouper
 except ImportError:  # pragma: no cover - other platforms and versions
-    InotifyMoveEventGrouper = None
+    _Grouper = None  # type: ignore[assignment, misc]
 
 log = logging.getLogger("feedsvc.watcher")
 
@@ -44,8 +45,8 @@ warnings.filterwarnings("ignore", message="Callback with id .* already exists fo
 # events queue behind it: a burst of rsync-style renames then waits ~0.5 s. We never need the pairing
 # (an unpaired move is a delete plus a create, which we handle the same way), so keep the wait short.
 MOVE_PAIR_DELAY = 0.005
-if InotifyMoveEventGrouper is not None:
-    InotifyMoveEventGrouper.delay = MOVE_PAIR_DELAY
+if _Grouper is not None:
+    _Grouper.delay = MOVE_PAIR_DELAY
 
 Mode = Literal["inotify", "polling"]
 
@@ -95,7 +96,7 @@ class Watcher:
     """
 
     def __init__(self, root: Path, *, mode: Mode, debounce: float, poll_interval: float,
-                 on_ready: Callable[[set[str]], None], on_event: Callable[[str], None] | None = None,
+                 on_ready: Callable[[set[str], set[str]], None], on_event: Callable[[str], None] | None = None,
                  loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.root = root
         self.mode = mode
@@ -108,7 +109,8 @@ class Watcher:
         self._writing: set[str] = set()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._due: set[str] = set()
-        self._flush: asyncio.TimerHandle | None = None
+        self._due_folders: set[str] = set()
+        self._flush: asyncio.Handle | None = None
         self._root_abs = os.path.abspath(root)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -217,7 +219,7 @@ class Watcher:
 
     def _ready_dir(self, rel: str) -> None:
         """A folder appeared, vanished or moved: its contents are read (or dropped) by the caller."""
-        self._due.add(rel + "/")
+        self._due_folders.add(rel)
         self._schedule_flush()
 
     def _ready(self, rel: str) -> None:
@@ -246,8 +248,9 @@ class Watcher:
     def _flush_due(self) -> None:
         self._flush = None
         due, self._due = self._due, set()
-        if due:
-            self._on_ready(due)
+        folders, self._due_folders = self._due_folders, set()
+        if due or folders:
+            self._on_ready(due, folders)
 
 
 def _stat_key(path: Path) -> tuple[int, int] | None:

@@ -233,8 +233,8 @@ async def test_healthz_and_metrics(seeds: Path, client: Any) -> None:
     health = await response.json()
     assert response.status == 200
     assert health["status"] == "ok" and health["watcher"] == "alive" and health["documents"] == 2
-    assert health["rejected"] == [{"path": "empty.txt", "reason": health["rejected"][0]["reason"]}]
-    assert health["rejected"][0]["reason"]
+    assert health["rejected"] == [{"path": "empty.txt", "reason": "empty file (no text)", "kind": "empty",
+                                   "line": None}]
     assert health["last_change"]
 
     await fetch(client, "/feed.atom")

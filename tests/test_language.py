@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from feedsvc.language import detect, detector, script_of
+from feedsvc.documents.language import detect, detector, script_of
 
 TITLES = [
     ("володимир путін і Кім Чен Ин зустрілися на віддаленому сибірському ракетному комплексі", "uk"),

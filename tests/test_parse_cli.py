@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from feedsvc.cli_parse import parse_command
+from feedsvc.parse_cli import parse_command
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "000_1376dc493dc06474.txt"
@@ -56,7 +56,7 @@ def test_missing_file_rejected(tmp_path: pathlib.Path, capsys: pytest.CaptureFix
 
 def test_module_entry_point(files: dict[str, str]) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "feedsvc.cli_parse", files["000_x.txt"], files["empty.txt"]],
+        [sys.executable, "-m", "feedsvc", "parse", files["000_x.txt"], files["empty.txt"]],
         cwd=ROOT, capture_output=True, text=True, encoding="utf-8", timeout=60,
     )
     assert result.returncode == 1

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from lxml import etree
 
-from feedsvc.model import Bilingual, Document, Entry
-from feedsvc.render import (
-    EPOCH, VIEWS, FeedMeta, Page, View, entry_id, page_url, render, render_home, texts,
-)
+from feedsvc.documents.model import Bilingual, Document, Entry
+from feedsvc.feeds import VIEWS, FeedMeta, Page, View, render, render_home
+from feedsvc.feeds.entries import texts
+from feedsvc.feeds.views import EPOCH, entry_id, page_url
 from feedsvc.settings import Settings
 
 SEED = Path("/work/shared/seeds/000_1376dc493dc06474.txt")

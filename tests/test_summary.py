@@ -6,7 +6,7 @@ import pathlib
 
 import pytest
 
-from feedsvc.summary import english_summary, is_credit, is_read_more, sentences, strip_dateline
+from feedsvc.documents.summary import english_summary, is_credit, is_read_more, sentences, strip_dateline
 
 SEED = pathlib.Path(__file__).resolve().parent.parent / "seeds" / "000_1376dc493dc06474.txt"
 

@@ -1,13 +1,9 @@
-"""Reading digest files into Documents; the format is described in docs/document-format.md."""
+"""Parsing a digest's bytes into a Document; the format is described in docs/document-format.md."""
 
 from __future__ import annotations
 
 import datetime as dt
-import fnmatch
-import os
-import pathlib
 import re
-import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,14 +11,17 @@ from charset_normalizer import from_bytes
 from dateutil import parser as dateparser
 
 from .language import detect, script_of
-from .model import Bilingual, Document, Ignored, Rejected, document_id
+from .model import Bilingual, Document, Reason, ReasonKind, Rejected, document_id
 from .summary import english_summary, is_read_more
 
 MAX_LINE = 20_000
+# The default of FEEDSVC_MAX_BYTES; settings takes it from here.
+DEFAULT_MAX_BYTES = 1 << 20
 _CONTROL_RATIO = 0.05  # more control bytes than this is binary data, not text with a stray byte
 
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
-_BLANKS = re.compile("[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]{2,}|[\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
+_BLANKS = re.compile(
+    "[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]{2,}|[\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
 # What _BLANKS could change, without its alternation: scanning for these is 5x cheaper than the
 # substitution, and most documents have none.
 _ODD_BLANK = re.compile("[\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
@@ -44,15 +43,6 @@ _ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _DOTTED_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
 _AUTHOR_SPLIT = re.compile(r"\s*(?:,\s*and\s+|,|;|&|\s+and\s+)\s*")
 _BY = re.compile(r"(?i)^by\s+")
-_HIDDEN_EDITOR = (
-    (lambda n: n.startswith(".~lock.") and n.endswith("#"), "LibreOffice lock file"),
-    (lambda n: n.startswith("."), "hidden file"),
-    (lambda n: n.endswith((".swp", ".swo", ".swx")), "editor swap file"),
-    (lambda n: n.endswith("~"), "editor backup file"),
-    (lambda n: n.startswith("#") and n.endswith("#"), "editor auto-save file"),
-)
-
-
 @dataclass(frozen=True, slots=True)
 class _Block:
     """A paragraph or a heading of the text after the header lines."""
@@ -67,24 +57,6 @@ class _Header:
     date: dt.date | None
     authors: tuple[str, ...]
     warnings: tuple[str, ...]
-
-
-def classify(relpath: str, pattern: str = "*.txt") -> str | None:
-    """Why the file at `relpath` (posix, relative to the root) is not a document, or None."""
-    parts = [p for p in relpath.split("/") if p not in ("", ".")]
-    if not parts:
-        return "empty path"
-    name = parts[-1]
-    for folder in parts[:-1]:
-        if folder.startswith("."):
-            return f"inside hidden folder {folder!r}"
-    for test, reason in _HIDDEN_EDITOR:
-        if test(name):
-            return reason
-    target = "/".join(parts) if "/" in pattern else name
-    if not fnmatch.fnmatchcase(target, pattern):
-        return f"name does not match {pattern!r}"
-    return None
 
 
 def _cp1251(data: bytes) -> str | None:
@@ -104,23 +76,22 @@ def _cp1251(data: bytes) -> str | None:
 
 def _decode(data: bytes, max_bytes: int) -> tuple[str, list[str]]:
     if len(data) > max_bytes:
-        raise Rejected(f"file is larger than the {max_bytes}-byte limit")
+        raise Rejected(Reason(ReasonKind.TOO_LARGE, f"file is larger than the {max_bytes}-byte limit"))
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise Rejected("UTF-16 text; save the file as UTF-8")
+        raise Rejected(Reason(ReasonKind.ENCODING, "UTF-16 text; save the file as UTF-8"))
     if b"\x00" in data:
-        raise Rejected("binary data: contains NUL bytes")
+        raise Rejected(Reason(ReasonKind.BINARY, "binary data: contains NUL bytes"))
     controls = len(data) - len(data.translate(None, _CONTROL_BYTES))  # a C loop, not a regex
     if data and controls / len(data) > _CONTROL_RATIO:
-        raise Rejected(f"binary data: {controls} control characters in {len(data)} bytes")
+        raise Rejected(Reason(ReasonKind.BINARY, f"binary data: {controls} control characters in {len(data)} bytes"))
     data = data.removeprefix(b"\xef\xbb\xbf")
     try:
         return data.decode("utf-8"), []
     except UnicodeDecodeError as error:
         text = _cp1251(data)
         if text is None:
-            raise Rejected(
-                f"invalid UTF-8 at byte {error.start} and not a plausible cp1251 Cyrillic file"
-            ) from None
+            raise Rejected(Reason(ReasonKind.ENCODING, f"invalid UTF-8 at byte {error.start} and not a plausible "
+                                  "cp1251 Cyrillic file", data.count(b"\n", 0, error.start) + 1)) from None
         return text, ["decoded as cp1251, not UTF-8; please save the file as UTF-8"]
 
 
@@ -136,9 +107,10 @@ def _lines(text: str, warnings: list[str]) -> list[str]:
     lines = [line.strip() for line in text.split("\n")]
     for number, line in enumerate(lines, 1):
         if len(line) > MAX_LINE:
-            raise Rejected(f"line {number} is {len(line)} characters long (limit {MAX_LINE})")
+            raise Rejected(Reason(ReasonKind.LONG_LINE, f"line is {len(line)} characters long (limit {MAX_LINE})",
+                                  number))
     if not any(lines):
-        raise Rejected("empty file (no text)")
+        raise Rejected(Reason(ReasonKind.EMPTY, "empty file (no text)"))
     return lines
 
 
@@ -270,7 +242,8 @@ def _parse(data: bytes, relpath: str, max_bytes: int) -> Document:
     lines = _lines(text, warnings)
     first_heading = next((i for i, line in enumerate(lines) if _HEADING.match(line)), None)
     if first_heading is None:
-        raise Rejected("no title: expected a '## ' heading line with the English or Ukrainian title")
+        raise Rejected(Reason(ReasonKind.NO_TITLE,
+                              "no title: expected a '## ' heading line with the English or Ukrainian title"))
     header = _header([line for line in lines[:first_heading] if line])
     warnings[:0] = header.warnings
     blocks = _blocks(lines[first_heading:])
@@ -278,7 +251,7 @@ def _parse(data: bytes, relpath: str, max_bytes: int) -> Document:
     title, dropped = _titles(blocks[:count], warnings)
     if not (title.en or title.uk):
         extra = f" ({', '.join(dropped)} title dropped)" if dropped else ""
-        raise Rejected(f"no title in English or Ukrainian{extra}")
+        raise Rejected(Reason(ReasonKind.NO_TITLE, f"no title in English or Ukrainian{extra}", first_heading + 1))
 
     uk: list[str] = []
     latin: list[str] = []
@@ -326,62 +299,12 @@ def _parse(data: bytes, relpath: str, max_bytes: int) -> Document:
     )
 
 
-def parse_document(data: bytes, relpath: str, *, max_bytes: int = 1 << 20) -> Document:
+def parse_document(data: bytes, relpath: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:
     """The Document in `data`; raises Rejected with a one-line reason for bad input."""
     try:
         return _parse(data, relpath, max_bytes)
     except Rejected:
         raise
     except Exception as error:  # a parser bug must not take the watcher down; tests assert none occur
-        raise Rejected(f"unexpected parser error: {type(error).__name__}: {error}") from error
-
-
-SYMLINK = "symbolic link: not followed, not published"
-
-
-def read_bounded(path: str | os.PathLike[str], max_bytes: int) -> tuple[bytes, os.stat_result]:
-    """At most max_bytes + 1 bytes of a regular file, never through a symlink, and its stat after."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-    fd = os.open(path, flags)  # O_NOFOLLOW/O_NONBLOCK: a swapped-in symlink or FIFO cannot hang us
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise Rejected("not a regular file")
-        # Buffers of the file's size, not of the limit: a 1 MiB buffer per read costs more than
-        # the read; the +1 shows a file that grew past its stat.
-        size = min(st.st_size + 1, max_bytes + 1)
-        chunks: list[bytes] = []
-        remaining = max_bytes + 1
-        while remaining > 0 and (chunk := os.read(fd, want := min(remaining, size))):
-            chunks.append(chunk)
-            remaining -= len(chunk)
-            if len(chunk) < want:  # a regular file reads short only at its end: skip the empty read
-                break
-        return b"".join(chunks), os.fstat(fd)
-    finally:
-        os.close(fd)
-
-
-def read_document(
-    path: pathlib.Path, root: pathlib.Path, *, pattern: str = "*.txt", max_bytes: int = 1 << 20
-) -> Document:
-    """The Document at `path` under `root`; raises Ignored or Rejected with a reason."""
-    try:
-        relpath = path.relative_to(root).as_posix()
-    except ValueError:
-        raise Rejected(f"not under the documents folder {str(root)!r}") from None
-    if (reason := classify(relpath, pattern)) is not None:
-        raise Ignored(reason)
-    try:
-        mode = path.lstat().st_mode
-        if stat.S_ISLNK(mode):
-            raise Rejected(SYMLINK)
-        if not stat.S_ISREG(mode):
-            raise Rejected("not a regular file")
-        folders = [root / p for p in pathlib.PurePath(relpath).parents if p.parts]
-        if any(folder.is_symlink() for folder in folders):
-            raise Rejected("inside a symbolically linked folder")
-        data, _ = read_bounded(path, max_bytes)
-    except OSError as error:
-        raise Rejected(f"cannot read: {error.strerror or error}") from None
-    return parse_document(data, relpath, max_bytes=max_bytes)
+        raise Rejected(Reason(ReasonKind.PARSER_ERROR,
+                              f"unexpected parser error: {type(error).__name__}: {error}")) from error

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
-from typing import Sequence
-from urllib.parse import quote
 
-from feedsvc.model import LANGS, Entry, Lang
-from feedsvc.render import FORMAT_NAMES, LANG_NAMES, MEDIA_TYPES, VIEWS, FeedMeta, View, clean, texts, utc
+from ..documents.model import LANGS, Entry, Lang
+from .entries import texts
+from .views import FORMAT_NAMES, LANG_NAMES, MEDIA_TYPES, VIEWS, FeedMeta, View, clean, quote_id, utc
 
 # Interface text, in the page's (primary) language.
 UI: dict[Lang, dict[str, str]] = {
@@ -43,7 +43,7 @@ def _feed_label(meta: FeedMeta, view: View) -> str:
 
 def _article(meta: FeedMeta, entry: Entry, base_url: str) -> str:
     t = texts(entry.document, base_url)
-    anchor = quote(entry.document.id, safe="/-_.~%")
+    anchor = quote_id(entry.document.id)
     parts = [f'<article id="{escape(anchor)}">']
     for lang in (meta.language, "en" if meta.language == "uk" else "uk"):
         if lang not in t.title and lang not in t.summary:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import pathlib
 import sys
 
-from .model import Ignored, Rejected
-from .reader import read_document
+from .documents.files import read_document
+from .documents.model import Ignored, Rejected
 
 
 def parse_command(files: list[str], *, pattern: str, max_bytes: int) -> int:
@@ -31,17 +30,3 @@ def parse_command(files: list[str], *, pattern: str, max_bytes: int) -> int:
             continue
         print(json.dumps(document.to_json(), ensure_ascii=False), flush=True)
     return status
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run `parse` from the command line."""
-    parser = argparse.ArgumentParser(prog="feedsvc parse", description=__doc__)
-    parser.add_argument("files", nargs="+", metavar="FILE")
-    parser.add_argument("--pattern", default="*.txt", help="fnmatch pattern of document names")
-    parser.add_argument("--max-bytes", type=int, default=1 << 20, help="largest file accepted")
-    args = parser.parse_args(argv)
-    return parse_command(args.files, pattern=args.pattern, max_bytes=args.max_bytes)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

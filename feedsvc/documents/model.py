@@ -1,8 +1,9 @@
-"""The domain: documents read from the seeds folder and the entries built from them."""
+"""The domain: documents read from the seeds folder, why a file is not one, and feed entries."""
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote
@@ -11,20 +12,60 @@ Lang = Literal["en", "uk"]
 LANGS: tuple[Lang, ...] = ("en", "uk")
 
 
-class DocumentError(Exception):
-    """A file that does not become a feed entry; `reason` says why in one line."""
+class ReasonKind(enum.Enum):
+    """Why a file is rejected; the value is what /healthz and the index keep."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
+    EMPTY = "empty"
+    BINARY = "binary"
+    ENCODING = "encoding"
+    TOO_LARGE = "too-large"
+    LONG_LINE = "long-line"
+    NO_TITLE = "no-title"
+    SYMLINK = "symlink"
+    NOT_REGULAR = "not-regular"
+    UNREADABLE = "unreadable"
+    OUTSIDE_ROOT = "outside-root"
+    PARSER_ERROR = "parser-error"
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One rejection: its kind, one line of text for people, and the line of the file it concerns."""
+
+    kind: ReasonKind
+    text: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return self.text if self.line is None else f"line {self.line}: {self.text}"
+
+    @property
+    def retried(self) -> bool:
+        """Whether the file is read again even when its stat is unchanged (chmod moves only ctime)."""
+        return self.kind is ReasonKind.UNREADABLE
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind.value, "text": self.text, "line": self.line}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Reason:
+        return cls(ReasonKind(data["kind"]), data["text"], data.get("line"))
+
+
+class Rejected(Exception):
+    """A document file that breaks the format rules (shown on /healthz)."""
+
+    def __init__(self, reason: Reason) -> None:
+        super().__init__(str(reason))
         self.reason = reason
 
 
-class Rejected(DocumentError):
-    """A document file that breaks the format rules (shown on /healthz)."""
-
-
-class Ignored(DocumentError):
+class Ignored(Exception):
     """A file that is not a document at all (hidden, editor artefact, other pattern)."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.reason = why
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,1 @@
+"""Documents: the digest files editors write, and what the parser makes of them."""

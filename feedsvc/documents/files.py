@@ -1,0 +1,93 @@
+"""Document files: which names are documents, and reading one safely (bounded, never via a symlink)."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import pathlib
+import stat
+from collections.abc import Callable
+
+from .model import Document, Ignored, Reason, ReasonKind, Rejected
+from .parse import DEFAULT_MAX_BYTES, parse_document
+
+# The default of FEEDSVC_PATTERN; settings takes it from here.
+DEFAULT_PATTERN = "*.txt"
+
+_HIDDEN_EDITOR: tuple[tuple[Callable[[str], bool], str], ...] = (
+    (lambda n: n.startswith(".~lock.") and n.endswith("#"), "LibreOffice lock file"),
+    (lambda n: n.startswith("."), "hidden file"),
+    (lambda n: n.endswith((".swp", ".swo", ".swx")), "editor swap file"),
+    (lambda n: n.endswith("~"), "editor backup file"),
+    (lambda n: n.startswith("#") and n.endswith("#"), "editor auto-save file"),
+)
+
+
+def classify(relpath: str, pattern: str = DEFAULT_PATTERN) -> str | None:
+    """Why the file at `relpath` (posix, relative to the root) is not a document, or None."""
+    parts = [p for p in relpath.split("/") if p not in ("", ".")]
+    if not parts:
+        return "empty path"
+    name = parts[-1]
+    for folder in parts[:-1]:
+        if folder.startswith("."):
+            return f"inside hidden folder {folder!r}"
+    for test, reason in _HIDDEN_EDITOR:
+        if test(name):
+            return reason
+    target = "/".join(parts) if "/" in pattern else name
+    if not fnmatch.fnmatchcase(target, pattern):
+        return f"name does not match {pattern!r}"
+    return None
+
+
+SYMLINK = Reason(ReasonKind.SYMLINK, "symbolic link: not followed, not published")
+NOT_REGULAR = Reason(ReasonKind.NOT_REGULAR, "not a regular file")
+
+
+def read_bounded(path: str | os.PathLike[str], max_bytes: int) -> tuple[bytes, os.stat_result]:
+    """At most max_bytes + 1 bytes of a regular file, never through a symlink, and its stat after."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags)  # O_NOFOLLOW/O_NONBLOCK: a swapped-in symlink or FIFO cannot hang us
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise Rejected(NOT_REGULAR)
+        # Buffers of the file's size, not of the limit: a 1 MiB buffer per read costs more than
+        # the read; the +1 shows a file that grew past its stat.
+        size = min(st.st_size + 1, max_bytes + 1)
+        chunks: list[bytes] = []
+        remaining = max_bytes + 1
+        while remaining > 0 and (chunk := os.read(fd, want := min(remaining, size))):
+            chunks.append(chunk)
+            remaining -= len(chunk)
+            if len(chunk) < want:  # a regular file reads short only at its end: skip the empty read
+                break
+        return b"".join(chunks), os.fstat(fd)
+    finally:
+        os.close(fd)
+
+
+def read_document(
+    path: pathlib.Path, root: pathlib.Path, *, pattern: str = DEFAULT_PATTERN, max_bytes: int = DEFAULT_MAX_BYTES
+) -> Document:
+    """The Document at `path` under `root`; raises Ignored or Rejected with a reason."""
+    try:
+        relpath = path.relative_to(root).as_posix()
+    except ValueError:
+        raise Rejected(Reason(ReasonKind.OUTSIDE_ROOT, f"not under the documents folder {str(root)!r}")) from None
+    if (reason := classify(relpath, pattern)) is not None:
+        raise Ignored(reason)
+    try:
+        mode = path.lstat().st_mode
+        if stat.S_ISLNK(mode):
+            raise Rejected(SYMLINK)
+        if not stat.S_ISREG(mode):
+            raise Rejected(NOT_REGULAR)
+        folders = [root / p for p in pathlib.PurePath(relpath).parents if p.parts]
+        if any(folder.is_symlink() for folder in folders):
+            raise Rejected(Reason(ReasonKind.SYMLINK, "inside a symbolically linked folder"))
+        data, _ = read_bounded(path, max_bytes)
+    except OSError as error:
+        raise Rejected(Reason(ReasonKind.UNREADABLE, f"cannot read: {error.strerror or error}")) from None
+    return parse_document(data, relpath, max_bytes=max_bytes)

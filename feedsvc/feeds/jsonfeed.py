@@ -1,0 +1,56 @@
+"""JSON Feed 1.1 bytes of one page."""
+
+from __future__ import annotations
+
+import json
+
+from ..documents.model import LANGS
+from .entries import Item
+from .views import FeedMeta, Page, View, clean, page_url, paging_links, utc
+
+JSONFEED_VERSION = "https://jsonfeed.org/version/1.1"
+
+
+def render_json(meta: FeedMeta, view: View, page: Page, base_url: str, items: list[Item]) -> bytes:
+    """The JSON Feed document of one page."""
+    paging = paging_links(base_url, view, page)
+    feed: dict[str, object] = {
+        "version": JSONFEED_VERSION,
+        "title": meta.feed_title(view.lang),
+        "home_page_url": base_url + "/",
+        "feed_url": page_url(base_url, view, page.number, page.limit, page.default_limit),
+        "description": clean(meta.subtitle),
+        "language": view.lang or meta.language,
+        "authors": [{"name": clean(meta.author)}],
+    }
+    if "next" in paging:
+        feed["next_url"] = paging["next"]
+    feed["_feedsvc"] = {"updated": utc(page.updated).isoformat(), "page": page.number,
+                        "total": page.total, **{f"{rel}_url": href for rel, href in paging.items()}}
+    out = []
+    for it in items:
+        t = it.texts
+        obj: dict[str, object] = {"id": it.id, "url": t.link, "title": it.title}
+        if it.summary:
+            obj["summary"] = it.summary
+        obj["content_html"] = it.content_html
+        obj["date_published"] = it.published.isoformat()
+        obj["date_modified"] = it.updated.isoformat()
+        obj["language"] = it.title_lang
+        if t.authors:
+            obj["authors"] = [{"name": a} for a in t.authors]
+        if t.source:
+            obj["tags"] = [t.source]
+        if view.lang is None:
+            obj["_feedsvc"] = {
+                "title": {lg: t.title.get(lg) for lg in LANGS},
+                "summary": {lg: t.summary.get(lg) for lg in LANGS},
+                "languages": [lg for lg in LANGS if lg in t.title],
+                "source": t.source or None,
+                "authors": list(t.authors),
+            }
+        out.append(obj)
+    feed["items"] = out
+    text = json.dumps(feed, ensure_ascii=False, separators=(",", ":"))
+    # "<" as \u003c: same JSON, but no tag can open if someone inlines it into HTML.
+    return text.replace("<", "\\u003c").encode()

@@ -1,0 +1,152 @@
+"""The feeds' shared vocabulary: which feeds there are, their ids and URLs, a page of one.
+
+
+Entry ids (RFC 4151 tag: URIs, never derived from titles or content, so they never change):
+
+* bilingual feeds: ``tag:<authority>:<doc id>``
+* language feeds:  ``tag:<authority>:<doc id>:en`` / ``tag:<authority>:<doc id>:uk``
+
+Atom ``id``, RSS ``guid isPermaLink="false"`` and JSON ``id`` carry the same string. The
+language feeds get their own ids because their entries are different texts; the ``:en``
+suffix cannot clash with a document id, whose ``:`` would be percent-encoded. Feed ids are
+``tag:<authority>:/feed`` and ``tag:<authority>:/en/feed`` (a document id never starts with
+``/``), shared by every page and format of one feed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import quote
+
+from ..documents.model import LANGS, Entry, Lang
+from ..settings import Settings
+
+Format = Literal["atom", "rss", "json"]
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+LANG_NAMES: dict[Lang, str] = {"en": "English", "uk": "українська"}
+MEDIA_TYPES: dict[Format, str] = {
+    "atom": "application/atom+xml",
+    "rss": "application/rss+xml",
+    "json": "application/feed+json",
+}
+FORMAT_NAMES: dict[Format, str] = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}
+# Everything XML 1.0 forbids, lone surrogates (unencodable) included.
+_FORBIDDEN = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def clean(text: str | None) -> str:
+    """`text` without the characters XML 1.0 forbids; '' for None."""
+    if not text:
+        return ""
+    return _FORBIDDEN.sub("", text)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedMeta:
+    """Feed identity, from settings."""
+
+    title: str
+    subtitle: str
+    author: str
+    tag_authority: str
+    language: Lang
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> FeedMeta:
+        return cls(title=s.title, subtitle=s.subtitle, author=s.author,
+                   tag_authority=s.tag_authority, language=s.language)
+
+    @property
+    def other_language(self) -> Lang:
+        return "en" if self.language == "uk" else "uk"
+
+    def feed_title(self, lang: Lang | None) -> str:
+        return clean(self.title) if lang is None else f"{clean(self.title)} ({LANG_NAMES[lang]})"
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """One of the nine feeds: a language (None = bilingual) in a format."""
+
+    lang: Lang | None
+    fmt: Format
+
+    @property
+    def path(self) -> str:
+        return f"/feed.{self.fmt}" if self.lang is None else f"/{self.lang}/feed.{self.fmt}"
+
+    @property
+    def media_type(self) -> str:
+        return MEDIA_TYPES[self.fmt] + "; charset=utf-8"
+
+
+VIEWS: tuple[View, ...] = tuple(View(lang, fmt) for lang in (None, *LANGS) for fmt in ("atom", "rss", "json"))
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a view, newest first, with what paging links need."""
+
+    entries: tuple[Entry, ...]
+    number: int
+    limit: int
+    total: int
+    updated: dt.datetime | None
+    default_limit: int
+
+    @property
+    def last(self) -> int:
+        return max(1, -(-self.total // max(1, self.limit)))
+
+
+def quote_id(doc_id: str) -> str:
+    """A document id as it goes into a URI or a fragment."""
+    return quote(doc_id, safe="/-_.~%")
+
+
+def entry_id(meta: FeedMeta, doc_id: str, lang: Lang | None) -> str:
+    """The permanent tag: URI of a document in the bilingual (None) or a language feed."""
+    base = f"tag:{meta.tag_authority}:{quote_id(doc_id)}"
+    return base if lang is None else f"{base}:{lang}"
+
+
+def feed_id(meta: FeedMeta, lang: Lang | None) -> str:
+    """The tag: URI of a whole feed (all pages, all formats)."""
+    return f"tag:{meta.tag_authority}:/feed" if lang is None else f"tag:{meta.tag_authority}:/{lang}/feed"
+
+
+def page_url(base_url: str, view: View, number: int, limit: int, default_limit: int) -> str:
+    """Canonical URL of a page: ?limit= only if not the default, then &page= only if not 1."""
+    query = []
+    if limit != default_limit:
+        query.append(f"limit={limit}")
+    if number != 1:
+        query.append(f"page={number}")
+    return base_url + view.path + ("?" + "&".join(query) if query else "")
+
+
+def paging_links(base_url: str, view: View, page: Page) -> dict[str, str]:
+    """RFC 5005 links of this page by relation, in a fixed order."""
+    def url(n: int) -> str:
+        return page_url(base_url, view, n, page.limit, page.default_limit)
+    last = page.last
+    links = {"first": url(1)}
+    if page.number > 1:
+        links["previous"] = url(min(page.number - 1, last))
+    if page.number < last:
+        links["next"] = url(page.number + 1)
+    links["last"] = url(last)
+    return links
+
+
+def utc(value: dt.datetime | None) -> dt.datetime:
+    """An aware UTC datetime; naive values are taken as UTC rather than crash feedgen."""
+    if value is None:
+        return EPOCH
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)

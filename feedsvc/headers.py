@@ -1,0 +1,23 @@
+"""Response header policy: what every kind of answer carries, in one place."""
+
+from __future__ import annotations
+
+JSON = "application/json; charset=utf-8"
+# Answers that describe this moment (health, metrics, errors): never cached.
+NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+def _cached(max_age: int) -> dict[str, str]:
+    return {"Cache-Control": f"public, max-age={max_age}", "X-Content-Type-Options": "nosniff"}
+
+
+def feed(max_age: int) -> dict[str, str]:
+    """A feed: cacheable, readable from any origin (browser code polls feeds too)."""
+    return {**_cached(max_age), "Access-Control-Allow-Origin": "*"}
+
+
+def page(max_age: int) -> dict[str, str]:
+    """An HTML page: cacheable, no scripts and no outside resources, no referrer leaks."""
+    return {**_cached(max_age),
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'",
+            "Referrer-Policy": "no-referrer"}

@@ -1,0 +1,54 @@
+"""Health: what /healthz reports, with every problem typed by what it concerns."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass
+
+from .documents.model import Reason
+
+
+class Concern(enum.Enum):
+    """What a problem is about; problems with the folder or the watcher mean feeds may be stale."""
+
+    SEEDS = "seeds"
+    WATCHER = "watcher"
+    INDEX = "index"
+    RENDER = "render"
+
+    @property
+    def serving(self) -> bool:
+        """Whether the feeds can no longer follow the folder while this lasts."""
+        return self in (Concern.SEEDS, Concern.WATCHER)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    concern: Concern
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """A snapshot for /healthz."""
+
+    ready: bool
+    watcher_alive: bool
+    documents: int
+    rejected: tuple[tuple[str, Reason], ...]
+    last_change: dt.datetime | None
+    problems: tuple[Problem, ...]
+    index: str
+
+    @property
+    def serving_ok(self) -> bool:
+        return self.ready and self.watcher_alive and not any(p.concern.serving for p in self.problems)
+
+    @property
+    def status(self) -> str:
+        if not self.ready:
+            return "starting"
+        if not self.serving_ok:
+            return "failing"
+        return "degraded" if self.problems else "ok"

@@ -1,0 +1,162 @@
+"""The publisher: index -> bytes. Re-renders the feeds a change touches, publishes them together,
+and renders other variants (pages, limits, base URLs) on demand from the same published state."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+
+from . import headers
+from .documents.model import LANGS, Entry, Lang
+from .feeds import VIEWS, FeedMeta, Page, View, render, render_home
+from .feeds.views import utc
+from .index import Index
+from .metrics import Metrics
+from .settings import Settings
+from .shelf import Rendered, Shelf
+from .worker import Worker
+
+log = logging.getLogger("feedsvc.publisher")
+
+HOME_ENTRIES = 20
+# A variant rendered while another change was being indexed is thrown away and rendered again,
+# at most this many times; under endless churn the last one is served.
+_VARIANT_TRIES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """Which bytes: a view's page for a base URL; `view` None is the HTML home page."""
+
+    view: View | None
+    limit: int
+    page: int
+    base_url: str
+
+    @property
+    def path(self) -> str:
+        return self.view.path if self.view else "/"
+
+
+class Publisher:
+    """Owns the shelf of bytes; the HTTP layer only reads from it."""
+
+    def __init__(self, settings: Settings, worker: Worker, metrics: Metrics) -> None:
+        self.settings = settings
+        self.meta = FeedMeta.from_settings(settings)
+        self.shelf = Shelf()
+        self.base_url = settings.bound_url
+        self.problem: str | None = None
+        self._worker = worker
+        self._metrics = metrics
+        self._index: Index | None = None
+        self._totals: dict[Lang | None, int] = {None: 0, "en": 0, "uk": 0}
+        self._variants: dict[Key, asyncio.Future[Rendered]] = {}
+        self._main = {view: Key(view, settings.page_size, 1, self.base_url) for view in VIEWS}
+        self._home = Key(None, HOME_ENTRIES, 1, self.base_url)
+        self._main_keys = frozenset((*self._main.values(), self._home))
+        self._new_state = asyncio.Event()  # set (and replaced) on every publication
+
+    def attach(self, index: Index) -> None:
+        self._index = index
+
+    # -- publishing ------------------------------------------------------------------------
+
+    async def publish(self, langs: Collection[Lang | None] = (None, *LANGS)) -> None:
+        """Render the default pages of the views showing `langs` (and the home page) from the
+        index as it is now, then put them on the shelf together."""
+        keys = [self._main[v] for v in VIEWS if v.lang in langs] + [self._home]
+        started = time.perf_counter()
+        try:
+            generation, totals, rendered = await self._worker.run(self._render_all, keys)
+        except Exception as exc:  # a renderer bug: the last good bytes stay published
+            self.problem = f"render failed: {type(exc).__name__}: {exc}"
+            log.exception("rendering failed; the last good bytes stay published")
+            return
+        self.problem = None
+        self._totals = totals
+        self.shelf.publish(generation, {key.path: r for key, r in rendered.items()})
+        self._new_state.set()
+        self._new_state = asyncio.Event()
+        log.info("feeds rendered: %d renders, %d documents (en %d, uk %d) in %.0f ms", len(rendered),
+                 totals[None], totals["en"], totals["uk"], (time.perf_counter() - started) * 1000)
+
+    def _render_all(self, keys: Iterable[Key]) -> tuple[int, dict[Lang | None, int], dict[Key, Rendered]]:
+        """One state's pages (worker thread, so no write comes between them)."""
+        assert self._index is not None
+        pages: dict[tuple[Lang | None, int, int], tuple[Entry, ...]] = {}
+        rendered = {key: self._render(key, pages) for key in keys}
+        totals: dict[Lang | None, int] = {lang: self._index.count(lang) for lang in (None, *LANGS)}
+        return self._index.generation, totals, rendered
+
+    def _render(self, key: Key, pages: dict[tuple[Lang | None, int, int], tuple[Entry, ...]]) -> Rendered:
+        """One page of one view from the index (worker thread); `pages` shares a page's entries
+        between the three formats of a view."""
+        assert self._index is not None
+        started = time.perf_counter()
+        lang = key.view.lang if key.view else None
+        where = (lang, key.limit, (key.page - 1) * key.limit)
+        entries = pages.get(where)
+        if entries is None:
+            entries = pages[where] = self._index.page(*where)
+        updated = utc(self._index.newest_update(lang))
+        if key.view is None:
+            body = render_home(self.meta, entries, key.base_url)
+            rendered = Rendered.build(body, "text/html; charset=utf-8", updated, headers.page(self.settings.max_age))
+        else:
+            page = Page(entries=entries, number=key.page, limit=key.limit, total=self._index.count(lang),
+                        updated=updated, default_limit=self.settings.page_size)
+            body = render(self.meta, key.view, page, key.base_url)
+            rendered = Rendered.build(body, key.view.media_type, updated, headers.feed(self.settings.max_age))
+        elapsed = time.perf_counter() - started
+        self._metrics.renders.labels(key.path).inc()
+        self._metrics.render_seconds.observe(elapsed)
+        log.debug("rendered %s page %d (%d bytes) in %.1f ms", key.path, key.page, len(body), elapsed * 1000)
+        return rendered
+
+    # -- reading (event loop) --------------------------------------------------------------
+
+    def total(self, lang: Lang | None) -> int:
+        """Documents in `lang`'s views, as published."""
+        return self._totals[lang]
+
+    def get(self, key: Key) -> Rendered | None:
+        if key in self._main_keys:
+            return self.shelf.default(key.path)
+        return self.shelf.extra(key)
+
+    async def variant(self, key: Key) -> Rendered:
+        """Bytes for a non-default page or base URL: rendered once per published state, then shared."""
+        found = self.get(key)
+        if found is not None:
+            return found
+        waiting = self._variants.get(key)
+        if waiting is not None:
+            return await asyncio.shield(waiting)
+        waiting = asyncio.ensure_future(self._render_variant(key))
+        self._variants[key] = waiting
+        try:
+            return await waiting
+        finally:
+            self._variants.pop(key, None)
+
+    async def _render_variant(self, key: Key) -> Rendered:
+        for _ in range(_VARIANT_TRIES):
+            generation, rendered = await self._worker.run(self._render_now, key)
+            if generation == self.shelf.generation:
+                self.shelf.put_extra(key, rendered, generation)
+                return rendered
+            # The index moved on since the last publication: wait for the next one, so the page
+            # shows the same state as the default feeds beside it.
+            try:
+                await asyncio.wait_for(self._new_state.wait(), 1.0)
+            except TimeoutError:
+                pass
+        return rendered
+
+    def _render_now(self, key: Key) -> tuple[int, Rendered]:
+        assert self._index is not None
+        return self._index.generation, self._render(key, {})
