@@ -16,6 +16,8 @@ run: $(STAMP)
 	$(BIN)/feedsvc serve --seeds ./seeds --host 127.0.0.1 --port 8080
 
 test: $(STAMP)
+	$(BIN)/ruff check feedsvc tests bench
+	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 clean:

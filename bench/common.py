@@ -6,15 +6,14 @@ import http.client
 import json
 import os
 import platform
-import re
 import signal
 import socket
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"

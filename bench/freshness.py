@@ -13,10 +13,10 @@ import random
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
-from common import (CLIENT_CORE, OUT, Client, Feedsvc, log, median, percentile, pin_self, spread, unpin_self)
+from common import CLIENT_CORE, OUT, Client, Feedsvc, log, median, percentile, pin_self, spread, unpin_self
 from gen import PROBE_DATE, corpus, make_document, seeds_copy, write_probe
 
 POLL = 0.002

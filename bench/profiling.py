@@ -12,9 +12,9 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from common import CLIENT_CORE, OUT, ROOT, VENV_BIN, Feedsvc, Proc, log, pin_self, pinned, unpin_self
 from freshness import Poller, burst, trickle

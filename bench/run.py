@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import sys
 import time
 import traceback
@@ -21,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import OUT, ROOT, git_commit, log, machine  # noqa: E402
+from common import OUT, ROOT, git_commit, log, machine
 
 SECTIONS = ("serving", "freshness", "profile", "scale")
 RESULTS = OUT / "results.json"
@@ -55,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     results = json.loads(results_file.read_text()) if results_file.exists() else {}
     results["machine"] = machine()
-    stamp = {"date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "commit": git_commit(),
+    stamp = {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "commit": git_commit(),
              "quick": q}
     failed = False
     for section in [s for s in SECTIONS if s in chosen]:

@@ -8,8 +8,8 @@ import shutil
 import sqlite3
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from common import CLIENT_CORE, OUT, Feedsvc, log, median, pin_self, spread, unpin_self
 from freshness import POLL, Poller

@@ -14,12 +14,24 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
-from common import (BENCH, CLIENT_CORE, OUT, SERVER_CORE, Client, Feedsvc, Proc, free_port, log, median,
-                    pinned, spread, wait_port)
+from common import (
+    BENCH,
+    CLIENT_CORE,
+    OUT,
+    SERVER_CORE,
+    Client,
+    Feedsvc,
+    Proc,
+    free_port,
+    log,
+    median,
+    pinned,
+    spread,
+    wait_port,
+)
 from gen import corpus, seeds_copy
 
 SCENARIOS = {

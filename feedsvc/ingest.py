@@ -72,13 +72,15 @@ class Ingest:
     """Reads files under `root` into the index; runs on the worker thread only."""
 
     def __init__(self, root: Path, index: Index, *, pattern: str, max_bytes: int,
-                 parsers: pool.Parsers | None = None) -> None:
+                 parsers: pool.Parsers | None = None, loader: Callable[[Job], Loaded] | None = None) -> None:
         self.root = root
         self.index = index
         self.pattern = pattern
         self.max_bytes = max_bytes
-        # Without parser processes (tests, tools), files are parsed on the calling thread.
-        self.parsers = parsers
+        # Without parser processes (tests, tools), files are parsed on the calling thread; a
+        # `loader` (a fake parser in tests) replaces reading and parsing, and runs here too.
+        self.parsers = None if loader is not None else parsers
+        self._load = loader or load
         self._root_checked = False
         # Files a writer still holds (set by the loop before each batch): a scan must not read them.
         self.busy: frozenset[str] = frozenset()
@@ -157,14 +159,14 @@ class Ingest:
         previous: Callable[[], None] | None = None
         for start in range(0, len(ordered), CHUNK):
             chunk = _Chunk(outcome, level)
-            jobs: list[_Job] = []
+            jobs: list[Job] = []
             for rel in ordered[start:start + CHUNK]:
                 if rel in self.busy:
                     continue  # its close event will bring it in
                 # Popped, not read: on a cold start of 100,000 files the stats then shrink as the
                 # index grows, instead of both peaking together.
                 result = self._examine(rel, stats.pop(rel, None) if stats else None)
-                if isinstance(result, _Job):
+                if isinstance(result, Job):
                     jobs.append(result)
                 else:
                     self._settle(chunk, rel, result)
@@ -183,8 +185,8 @@ class Ingest:
                      len(outcome.removed), len(outcome.rejected))
         return outcome
 
-    def _examine(self, rel: str, before: Stat | os.stat_result | None) -> _Job | Row | _Same | None:
-        """What one path needs, from its stat alone: a _Job to read it, a rejected Row, _Same when
+    def _examine(self, rel: str, before: Stat | os.stat_result | None) -> Job | Row | Same | None:
+        """What one path needs, from its stat alone: a Job to read it, a rejected Row, Same when
         its stat did not move, None when it is not a document."""
         reason = classify(rel, self.pattern)
         if reason is not None:
@@ -200,13 +202,13 @@ class Ingest:
             return None
         known = self.index.state(rel)
         if known is not None and _unchanged(known, before):
-            return _Same(before.st_size, before.st_mtime_ns)
+            return Same(before.st_size, before.st_mtime_ns)
         if not stat.S_ISREG(before.st_mode):
             why = SYMLINK if stat.S_ISLNK(before.st_mode) else NOT_REGULAR
             return self._rejected(rel, before.st_size, before.st_mtime_ns, _digest(b"", why), why)
-        return _Job(rel, full, before.st_size, before.st_mtime_ns, known.hash if known else None, self.max_bytes)
+        return Job(rel, full, before.st_size, before.st_mtime_ns, known.hash if known else None, self.max_bytes)
 
-    def _load_all(self, jobs: list[_Job], executor: Executor | None,
+    def _load_all(self, jobs: list[Job], executor: Executor | None,
                   bulk: bool) -> Callable[[], Iterable[Loaded]]:
         """Start reading and parsing `jobs` in the parser processes (here without them); the
         returned call gives the results in order."""
@@ -220,35 +222,35 @@ class Ingest:
             except (BrokenProcessPool, OSError) as exc:
                 done = self._load_here(jobs, f"parser processes unavailable ({exc})")
                 return lambda: done
-        done = [load(job) for job in jobs]
+        done = [self._load(job) for job in jobs]
         return lambda: done
 
-    def _load_here(self, jobs: list[_Job], why: str) -> list[Loaded]:
+    def _load_here(self, jobs: list[Job], why: str) -> list[Loaded]:
         """Parse `jobs` on this thread after the parser processes failed; the next batch gets new ones."""
         log.warning("%s; parsing %d files here", why, len(jobs))
         if self.parsers is not None:
             self.parsers.close()
-        return [load(job) for job in jobs]
+        return [self._load(job) for job in jobs]
 
-    def _finish(self, chunk: _Chunk, jobs: list[_Job], loaded: Callable[[], Iterable[Loaded]]) -> None:
+    def _finish(self, chunk: _Chunk, jobs: list[Job], loaded: Callable[[], Iterable[Loaded]]) -> None:
         """Write one chunk once its files are read and parsed."""
         try:
             results = list(loaded())
         except BrokenProcessPool:
             results = self._load_here(jobs, "a parser process died")
         for job, result in zip(jobs, results):
-            self._settle(chunk, job.rel, self._row(job.rel, result) if isinstance(result, _Loaded) else result)
+            self._settle(chunk, job.rel, self._row(job.rel, result) if isinstance(result, Read) else result)
         for row in chunk.rows:
             self._log_row(row, self.index.state(row.path), chunk.outcome, chunk.level)
         self.index.write(chunk.rows, chunk.removed, chunk.touched)
 
-    def _settle(self, chunk: _Chunk, rel: str, result: Row | _Same | _Unsettled | None) -> None:
+    def _settle(self, chunk: _Chunk, rel: str, result: Row | Same | Unsettled | None) -> None:
         """File one path's result under the chunk's writes."""
         known = self.index.state(rel)
         if isinstance(result, Row) and known is not None and \
                 (known.reason, known.hash) == (result.state.reason, result.state.hash):
             # Rejected again for the same reason (a file still unreadable): say it once.
-            result = _Same(result.state.size, result.state.mtime_ns)
+            result = Same(result.state.size, result.state.mtime_ns)
         if result is None:
             if known is not None:
                 if not self._root_checked:
@@ -257,9 +259,9 @@ class Ingest:
                 chunk.removed.append(rel)
                 chunk.outcome.removed.append(rel)
                 log.log(chunk.level, "document removed: %s", rel)
-        elif isinstance(result, _Unsettled):
+        elif isinstance(result, Unsettled):
             chunk.outcome.unsettled.append(rel)
-        elif isinstance(result, _Same):
+        elif isinstance(result, Same):
             if known and (known.size, known.mtime_ns) != (result.size, result.mtime_ns):
                 chunk.touched.append((rel, result.size, result.mtime_ns))
                 chunk.outcome.touched += 1
@@ -283,7 +285,7 @@ class Ingest:
         known = self.index.state(rel)
         return known.first_seen_ns if known is not None else mtime_ns
 
-    def _row(self, rel: str, loaded: _Loaded) -> Row:
+    def _row(self, rel: str, loaded: Read) -> Row:
         if isinstance(loaded.parsed, Reason):
             return self._rejected(rel, loaded.size, loaded.mtime_ns, loaded.digest, loaded.parsed)
         first_seen = self._first_seen(rel, loaded.mtime_ns)
@@ -297,7 +299,7 @@ class Ingest:
         return Row(rel, state, None, 0, mtime_ns)
 
 
-class _Job(NamedTuple):
+class Job(NamedTuple):
     """One file to read and parse, perhaps in a parser process: tuples pickle fastest."""
 
     rel: str
@@ -316,7 +318,7 @@ class Parsed(NamedTuple):
     date: dt.date | None
 
 
-class _Loaded(NamedTuple):
+class Read(NamedTuple):
     """A file as read: its stat, its digest, and its parse, or the reason it is rejected."""
 
     size: int
@@ -336,32 +338,32 @@ def _digest(data: bytes, reason: Reason | None = None) -> bytes:
     return hashlib.sha256(data if reason is None else data + str(reason).encode()).digest()
 
 
-def load(job: _Job) -> Loaded:
+def load(job: Job) -> Loaded:
     """Read, digest and parse one file (see Loaded); runs in a parser process, so it never raises."""
     try:
         data, after = read_bounded(job.full, job.max_bytes)
     except FileNotFoundError:
         return None
     except Rejected as exc:  # swapped for a FIFO or the like since the lstat
-        return _Loaded(job.size, job.mtime_ns, _digest(b"", exc.reason), exc.reason)
+        return Read(job.size, job.mtime_ns, _digest(b"", exc.reason), exc.reason)
     except OSError as exc:
         reason = Reason(ReasonKind.UNREADABLE, f"cannot read: {exc.strerror or exc}")
-        return _Loaded(job.size, job.mtime_ns, _digest(b"", reason), reason)
+        return Read(job.size, job.mtime_ns, _digest(b"", reason), reason)
     if (after.st_size, after.st_mtime_ns) != (job.size, job.mtime_ns) or \
             (len(data) != after.st_size and len(data) <= job.max_bytes):
-        return _Unsettled()
+        return Unsettled()
     digest = _digest(data)
     if digest == job.known_hash:
-        return _Same(after.st_size, after.st_mtime_ns)
+        return Same(after.st_size, after.st_mtime_ns)
     try:
         document = parse_document(data, job.rel, max_bytes=job.max_bytes)
     except Rejected as exc:
-        return _Loaded(after.st_size, after.st_mtime_ns, _digest(data, exc.reason), exc.reason)
+        return Read(after.st_size, after.st_mtime_ns, _digest(data, exc.reason), exc.reason)
     except Exception as exc:
         reason = Reason(ReasonKind.PARSER_ERROR, f"parser error: {type(exc).__name__}: {exc}")
-        return _Loaded(after.st_size, after.st_mtime_ns, _digest(data, reason), reason)
+        return Read(after.st_size, after.st_mtime_ns, _digest(data, reason), reason)
     record = json.dumps(document.to_json(), ensure_ascii=False, separators=(",", ":"))
-    return _Loaded(after.st_size, after.st_mtime_ns, digest, Parsed(record, document.languages, document.date))
+    return Read(after.st_size, after.st_mtime_ns, digest, Parsed(record, document.languages, document.date))
 
 
 @dataclass(slots=True)
@@ -376,16 +378,16 @@ class _Chunk:
 
 
 @dataclass(frozen=True, slots=True)
-class _Same:
+class Same:
     size: int
     mtime_ns: int
 
 
 @dataclass(frozen=True, slots=True)
-class _Unsettled:
+class Unsettled:
     pass
 
 
-# What reading one file gives: its parse, _Same when its bytes are what the index has,
-# _Unsettled when it changed while read, None when it is gone.
-Loaded = _Loaded | _Same | _Unsettled | None
+# What reading one file gives: its parse, Same when its bytes are what the index has,
+# Unsettled when it changed while read, None when it is gone.
+Loaded = Read | Same | Unsettled | None

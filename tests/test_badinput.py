@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import SEED, eventually, free_port, make_doc, write
 from feeds import FEEDS, fetch, ids
+
 from feedsvc.documents.model import Rejected
 from feedsvc.documents.parse import parse_document
 
@@ -325,7 +325,7 @@ def test_file_swapped_for_symlink_or_fifo_after_lstat(tmp_path: Path, monkeypatc
     assert done.wait(10), "reading a FIFO swapped in after lstat hangs the worker"
     outcome = result[0]
     assert not outcome.added and not outcome.changed, outcome
-    for path, doc in [("swap-link.txt", None), ("swap-fifo.txt", None)]:
+    for path, _doc in [("swap-link.txt", None), ("swap-fifo.txt", None)]:
         assert index.state(path) is None or index.state(path).reason is not None
     assert index.count() == 0
     index.close()

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import SEED, SHARED, make_doc, require_tool, write
 
 CONFORMANCE = SHARED / "conformance"

@@ -16,11 +16,11 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
-
 from conftest import SEED, Server, free_port, make_doc, write
 from feeds import FEEDS, doc_id, parse
 
@@ -159,7 +159,7 @@ def _served_while_failing(server: Any, expected: set[str], reason_word: str) -> 
     wait(failing, f"/healthz 503 mentioning {reason_word!r}")
     time.sleep(1.2)  # a supervisor round and a rescan while it is gone
     for path in FEEDS:
-        status, body = get(server, path)
+        status, _body = get(server, path)
         assert status == 200, path
     assert set(published(server)) == expected, "the last good feeds stay served"
 
@@ -202,7 +202,7 @@ def test_seeds_folder_unavailable_then_back(seeds: Path, state: Path, tmp_path: 
     write(seeds, "b.txt", make_doc(2))  # and it is watched again
     wait(lambda: health(server)[0] == 200, "recovery by itself")
     wait(lambda: set(published(server)) == expected | {"b"}, "the new document after recovery")
-    status, body = health(server)
+    _status, body = health(server)
     assert body["problems"] == [] and body["status"] == "ok", body
     _stop(server)
 

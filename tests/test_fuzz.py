@@ -17,19 +17,18 @@ from pathlib import Path
 from typing import Any
 
 import feedparser
-import pytest
+from conftest import Server
+from feeds import FEEDS, doc_id
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from conftest import Server
-from feeds import FEEDS, doc_id
-from feedsvc.index import Index
-from feedsvc.ingest import Ingest
-from feedsvc.documents.model import ReasonKind, Rejected, document_id
 from feedsvc.documents.files import classify
+from feedsvc.documents.model import ReasonKind, Rejected, document_id
 from feedsvc.documents.parse import parse_document
 from feedsvc.feeds import VIEWS, FeedMeta, Page, render, render_home
+from feedsvc.index import Index
+from feedsvc.ingest import Ingest
 
 FAST = int(os.environ.get("FEEDSVC_FUZZ_EXAMPLES", "60"))
 END_TO_END = max(8, FAST // 100) if "FEEDSVC_FUZZ_EXAMPLES" in os.environ else 8
@@ -140,7 +139,7 @@ def check_feed_bytes(fmt: str, body: bytes) -> None:
 
 def to_entry(document: Any, n: int) -> Any:
     from feedsvc.documents.model import Entry
-    day = dt.datetime(2023, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(hours=n)
+    day = dt.datetime(2023, 1, 1, tzinfo=dt.UTC) + dt.timedelta(hours=n)
     return Entry(document, day, day + dt.timedelta(minutes=1))
 
 

@@ -20,7 +20,6 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-
 from conftest import SEED, make_doc, write
 from feeds import FEEDS, ids
 
@@ -205,7 +204,7 @@ async def test_hostile_headers_in_process(client: Any, tmp_path: Path) -> None:
             "Accept-Encoding": "gzip;q=abc, *;q=-1, br", "Host": "evil.test:99999"}
     for path in (*FEEDS, "/"):
         for name, value in evil.items():
-            status, headers, body = await raw(client.server.host, client.server.port,
+            status, _headers, body = await raw(client.server.host, client.server.port,
                                               get(path, extra=f"{name}: {value}\r\n") if name != "Host" else
                                               f"GET {path} HTTP/1.1\r\nHost: {value}\r\nConnection: close\r\n\r\n"
                                               .encode())
@@ -226,7 +225,7 @@ def _sync_raw(port: int, request: bytes, timeout: float = 3.0) -> tuple[int, dic
         try:
             while chunk := sock.recv(65536):
                 chunks.append(chunk)
-        except (ConnectionResetError, socket.timeout):
+        except (TimeoutError, ConnectionResetError):
             pass
     return split_response(b"".join(chunks))
 
@@ -259,7 +258,7 @@ def test_oversized_requests_get_4xx(real_server: Any, tmp_path: Path) -> None:
     }
     results = {}
     for name, request in cases.items():
-        status, headers, body = _sync_raw(port, request)
+        status, _headers, body = _sync_raw(port, request)
         results[name] = status
         assert status == 0 or status < 500, (name, status, body[:300])
         assert_no_leak(name, body, tmp_path)
@@ -285,10 +284,12 @@ def test_openapi_describes_every_route() -> None:
         assert {p.get("$ref", "").rsplit("/", 1)[-1] for p in op["parameters"]} == {"limit", "page"}
         assert {"200", "304", "400", "404"} <= set(op["responses"]), feed
     assert {"200", "503"} <= set(paths["/healthz"]["get"]["responses"])
-    from feedsvc.app import create_app
-    from conftest import settings_for
-    from pathlib import Path as P
     import tempfile
+    from pathlib import Path as P
+
+    from conftest import settings_for
+
+    from feedsvc.app import create_app
     with tempfile.TemporaryDirectory() as tmp:
         (P(tmp) / "s").mkdir()
         app = create_app(settings_for(P(tmp) / "s", P(tmp) / "st"))

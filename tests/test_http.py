@@ -11,10 +11,9 @@ from typing import Any
 
 import feedparser
 import pytest
-from lxml import etree
-
 from conftest import SEED, SHARED, make_doc, write
 from feeds import FEEDS, doc_id, fetch, ids, metric, metrics, parse
+from lxml import etree
 
 SEED_ID = "000_1376dc493dc06474"
 MEDIA = {"atom": "application/atom+xml", "rss": "application/rss+xml", "json": "application/feed+json"}
@@ -76,7 +75,7 @@ async def test_atom_feeds_validate_against_rfc4287_schema(client: Any) -> None:
 
 
 async def test_conditional_get(client: Any) -> None:
-    status, headers, body = await fetch(client, "/feed.atom")
+    _status, headers, body = await fetch(client, "/feed.atom")
     etag, last_modified = headers["ETag"], headers["Last-Modified"]
     assert etag.startswith('"') and not etag.startswith("W/")
     assert headers["Cache-Control"] == "public, max-age=300"
@@ -249,9 +248,9 @@ async def test_healthz_and_metrics(seeds: Path, client: Any) -> None:
 
 
 async def test_errors_are_json_and_methods_limited(client: Any) -> None:
-    status, headers, body = await fetch(client, "/no/such/thing")
+    status, _headers, body = await fetch(client, "/no/such/thing")
     assert status == 404 and b"no/such" not in body and b"Traceback" not in body
-    status, headers, body = await fetch(client, "/feed.atom?page=99")
+    status, _headers, body = await fetch(client, "/feed.atom?page=99")
     assert status == 404 and json.loads(body)["status"] == 404
     response = await client.post("/feed.atom", data=b"x")
     assert response.status == 405 and "GET" in response.headers["Allow"]

@@ -19,10 +19,9 @@ from typing import Any
 
 import aiohttp
 import feedparser
-from lxml import etree
-
 from conftest import SEED, make_doc, write
 from feeds import FEEDS, doc_id
+from lxml import etree
 
 CLIENTS = int(os.environ.get("FEEDSVC_LOAD_CLIENTS", "32"))
 SECONDS = float(os.environ.get("FEEDSVC_LOAD_SECONDS", "10"))
@@ -114,7 +113,7 @@ async def test_load_with_churn(seeds: Path, state: Path, server_factory: Any, re
                         check_body(route, response.headers, body, deep=served % 97 == 0)
                     elif not (response.status == 404 and "page=2" in route):
                         errors.append(f"{route}: unexpected {response.status}")
-            except (aiohttp.ClientError, asyncio.TimeoutError, AssertionError, ValueError, etree.XMLSyntaxError) as exc:
+            except (TimeoutError, aiohttp.ClientError, AssertionError, ValueError, etree.XMLSyntaxError) as exc:
                 errors.append(f"{route}: {type(exc).__name__}: {exc}")
 
     churn.thread.start()
@@ -146,9 +145,8 @@ async def test_load_with_churn(seeds: Path, state: Path, server_factory: Any, re
                                         f"extra {sorted(set(last) - set(expected))[:5]}, stale "
                                         f"{[k for k in expected if k in last and last[k] != expected[k]][:5]}")
         await asyncio.sleep(0.1)
-    async with aiohttp.ClientSession() as session:
-        async with session.get(server.url + "/healthz") as response:
-            health = await response.json()
+    async with aiohttp.ClientSession() as session, session.get(server.url + "/healthz") as response:
+        health = await response.json()
     assert response.status == 200 and health["rejected"] == [], health
 
     summary = (f"load: {CLIENTS} clients for {elapsed:.1f}s: {served} requests served "

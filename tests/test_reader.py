@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feedsvc.documents.model import Document, Ignored, ReasonKind, Rejected
 from feedsvc.documents.files import classify, read_document
+from feedsvc.documents.model import Document, Ignored, ReasonKind, Rejected
 from feedsvc.documents.parse import parse_document
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent

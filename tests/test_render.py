@@ -11,7 +11,8 @@ from pathlib import Path
 import feedparser
 import lxml.html
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from feedsvc.documents.model import Bilingual, Document, Entry
@@ -23,7 +24,7 @@ from feedsvc.settings import Settings
 SEED = Path("/work/shared/seeds/000_1376dc493dc06474.txt")
 ATOM_RNG = Path("/work/shared/conformance/atom.rng")
 BASE = "http://127.0.0.1:8080"
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T0 = dt.datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 ATOM = "{http://www.w3.org/2005/Atom}"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"

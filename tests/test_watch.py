@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import SEED, eventually, make_doc, write
 from feeds import FEEDS, fetch, ids, metric, metrics, parse, served_ids
 
