@@ -24,8 +24,6 @@ import pytest
 from conftest import SEED, Server, free_port, make_doc, write
 from feeds import FEEDS, doc_id, parse
 
-FAULTS = {"injected": 0}
-
 
 def get(server: Any, path: str) -> tuple[int, bytes]:
     try:
@@ -100,7 +98,6 @@ def test_sigkill_mid_burst_loses_and_duplicates_nothing(seeds: Path, state: Path
     time.sleep(0.25)
     assert writer.is_alive(), "the burst ended before the kill"
     first.stop(signal.SIGKILL)  # mid-burst, mid-transaction perhaps
-    FAULTS["injected"] += 1
     writer.join()
 
     second = server_factory(seeds, state)
@@ -141,7 +138,6 @@ def test_damaged_index_rebuilt_by_a_real_process(seeds: Path, state: Path, serve
         (state / "index.sqlite3-wal").write_bytes(os.urandom(32 * 1024))
     else:
         index.write_bytes(b"")
-    FAULTS["injected"] += 1
     second = server_factory(seeds, state)
     wait(lambda: len(published(second)) == 21, "rebuilt index")
     assert all_feed_ids(second) == feeds_before
@@ -189,7 +185,6 @@ def test_seeds_folder_unavailable_then_back(seeds: Path, state: Path, tmp_path: 
             seeds.write_text("not a folder")
         else:
             os.chmod(seeds, 0)
-        FAULTS["injected"] += 1
         _served_while_failing(server, expected, "seeds folder")
     finally:
         if how == "chmod-000":
@@ -239,7 +234,6 @@ def test_disk_full_keeps_serving_and_says_so(seeds: Path, state: Path, server_fa
         resource.prlimit(server.proc.pid, resource.RLIMIT_FSIZE, (1, 1))
     except (OSError, AttributeError) as exc:
         pytest.skip(f"cannot set RLIMIT_FSIZE on the server: {exc}")
-    FAULTS["injected"] += 1
     for n in range(60):
         write(seeds, f"full{n:02d}.txt", make_doc(n))
     wait(lambda: len(published(server)) == 61, "new documents served from memory")
@@ -283,7 +277,6 @@ def test_state_folder_turns_read_only_while_running(seeds: Path, state: Path, se
     server = server_factory(seeds, state)
     wait(lambda: len(published(server)) == 1, "seed")
     with read_only(state):
-        FAULTS["injected"] += 1
         write(seeds, "new.txt", make_doc(1))
         time.sleep(0.5)
         assert server.proc.poll() is None, f"server died: exit {server.proc.returncode}, log: {server.log.read_text()[-800:]}"
@@ -305,7 +298,6 @@ def test_start_with_read_only_state_folder(seeds: Path, state: Path, server_fact
     wait(lambda: len(published(first)) == 1, "seed")
     first.stop()
     with read_only(state):
-        FAULTS["injected"] += 1
         server = server_factory(seeds, state, ready=False)
         assert server.proc.wait(timeout=20) == 2
         lines = server.log.read_text().strip().splitlines()
@@ -317,7 +309,3 @@ def _ready(server: Any) -> bool:
         return health(server)[0] == 200
     except OSError:
         return False
-
-
-def test_report_faults() -> None:
-    print(f"faults injected so far in this module: {FAULTS['injected']}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import time
 from pathlib import Path
 
 import feedparser
@@ -454,17 +453,3 @@ def test_any_text_renders_valid_output(title_en, title_uk, summary_en, summary_u
         else:
             assert feedparser.parse(out).bozo == 0
     lxml.html.document_fromstring(render_home(META, page.entries, BASE))
-
-
-@pytest.mark.parametrize("view", [View(None, "atom"), View(None, "rss"), View(None, "json")], ids=ids)
-def test_fifty_full_entries_render_fast(view: View) -> None:
-    page = page_of(entries(50), total=500)
-    render(META, view, page, BASE)
-    best = min(_timed(lambda: render(META, view, page, BASE)) for _ in range(5))
-    assert best < 0.05, f"{view.path}: {best * 1000:.1f} ms"  # generous: about 4 ms on a laptop
-
-
-def _timed(fn) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
