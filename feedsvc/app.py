@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import time
 from collections.abc import Awaitable, Callable
+from importlib import resources
 
 from aiohttp import web
 
 from . import headers as policy
 from .documents.model import LANGS
 from .feeds import VIEWS, View
+from .feeds.views import FAVICON, FAVICON_ICO, ICON, LOGO
 from .metrics import Metrics
 from .publisher import HOME_ENTRIES, Key
 from .service import Service
@@ -134,7 +137,16 @@ class Routes:
         return handler
 
     async def home(self, request: web.Request) -> web.StreamResponse:
-        return await self._send(request, Key(None, HOME_ENTRIES, 1, self.base_url(request)))
+        page = _int_param(request, "page", 1, 1, 999_999)
+        if page > 1 and (page - 1) * HOME_ENTRIES >= self.publisher.total(None):
+            return _error(404, f"page {page} is past the last page of /")
+        return await self._send(request, Key(None, HOME_ENTRIES, page, self.base_url(request)))
+
+    @staticmethod
+    def static(rendered: Rendered) -> Handler:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            return _respond(request, rendered)
+        return handler
 
     async def healthz(self, request: web.Request) -> web.StreamResponse:
         health = self.service.health()
@@ -197,6 +209,19 @@ def _route(routes: Routes, metrics: Metrics | None, path: str, handler: Handler,
     return route
 
 
+# Icons: the feeds point at them, and browsers, Liferea and Miniflux ask for /favicon.ico.
+_STATIC = {FAVICON_ICO: ("favicon.ico", "image/x-icon"), ICON: ("icon.png", "image/png"),
+           FAVICON: ("favicon.png", "image/png"), LOGO: ("logo.png", "image/png")}
+
+
+def _static(settings: Settings) -> dict[str, Rendered]:
+    folder = resources.files("feedsvc") / "static"
+    # The files' own date: a fixed Last-Modified, the same in every replica of one release.
+    updated = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    return {path: Rendered.build((folder / name).read_bytes(), media_type, updated, policy.static())
+            for path, (name, media_type) in _STATIC.items()}
+
+
 def create_app(settings: Settings, *, service: Service | None = None,
                metrics: Metrics | None = None) -> web.Application:
     """The application; the service starts and stops with it."""
@@ -215,6 +240,8 @@ def create_app(settings: Settings, *, service: Service | None = None,
         add(view.path, routes.feed(view), prerendered=view.path)
     add("/", routes.home, prerendered="/")
     add("/index.html", routes.home, prerendered="/")
+    for path, rendered in _static(settings).items():
+        add(path, routes.static(rendered))
     add("/healthz", routes.healthz)
     if settings.metrics:
         add("/metrics", routes.metrics)

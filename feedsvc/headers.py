@@ -21,3 +21,9 @@ def page(max_age: int) -> dict[str, str]:
     return {**_cached(max_age),
             "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'",
             "Referrer-Policy": "no-referrer"}
+
+
+def static() -> dict[str, str]:
+    """An icon: the same bytes for a whole release, so caches may keep it for a day."""
+    return {"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff",
+            "Access-Control-Allow-Origin": "*"}

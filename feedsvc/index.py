@@ -9,16 +9,20 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 from .documents.model import LANGS, Document, Entry, Lang, Reason, document_id
+from .journal import Journal
 
 log = logging.getLogger("feedsvc.index")
 
 # Bump when the table layout or the parser's output changes: every row is then re-read from its file.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
+# published_ns: when the document was first published here (see ingest); updated_*: when what the
+# bilingual, English or Ukrainian entry shows last changed; digest_*: a hash of what each language's
+# entry shows, so an edit moves only the views whose content it changes.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
     path TEXT PRIMARY KEY,
@@ -30,19 +34,19 @@ CREATE TABLE IF NOT EXISTS documents (
     reason TEXT,
     published_ns INTEGER NOT NULL,
     updated_ns INTEGER NOT NULL,
-    first_seen_ns INTEGER NOT NULL,
+    updated_en_ns INTEGER NOT NULL,
+    updated_uk_ns INTEGER NOT NULL,
+    digest_en INTEGER NOT NULL,
+    digest_uk INTEGER NOT NULL,
     has_en INTEGER NOT NULL,
     has_uk INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS by_date ON documents (published_ns DESC, updated_ns DESC, id)
-    WHERE record IS NOT NULL;
-CREATE INDEX IF NOT EXISTS by_date_en ON documents (published_ns DESC, updated_ns DESC, id)
-    WHERE record IS NOT NULL AND has_en = 1;
-CREATE INDEX IF NOT EXISTS by_date_uk ON documents (published_ns DESC, updated_ns DESC, id)
-    WHERE record IS NOT NULL AND has_uk = 1;
+CREATE INDEX IF NOT EXISTS by_date ON documents (published_ns DESC, id) WHERE record IS NOT NULL;
+CREATE INDEX IF NOT EXISTS by_date_en ON documents (published_ns DESC, id) WHERE record IS NOT NULL AND has_en = 1;
+CREATE INDEX IF NOT EXISTS by_date_uk ON documents (published_ns DESC, id) WHERE record IS NOT NULL AND has_uk = 1;
 CREATE INDEX IF NOT EXISTS by_updated ON documents (updated_ns) WHERE record IS NOT NULL;
-CREATE INDEX IF NOT EXISTS by_updated_en ON documents (updated_ns) WHERE record IS NOT NULL AND has_en = 1;
-CREATE INDEX IF NOT EXISTS by_updated_uk ON documents (updated_ns) WHERE record IS NOT NULL AND has_uk = 1;
+CREATE INDEX IF NOT EXISTS by_updated_en ON documents (updated_en_ns) WHERE record IS NOT NULL AND has_en = 1;
+CREATE INDEX IF NOT EXISTS by_updated_uk ON documents (updated_uk_ns) WHERE record IS NOT NULL AND has_uk = 1;
 """
 
 _FILTER = {
@@ -50,6 +54,7 @@ _FILTER = {
     "en": "record IS NOT NULL AND has_en = 1",
     "uk": "record IS NOT NULL AND has_uk = 1",
 }
+_UPDATED = {None: "updated_ns", "en": "updated_en_ns", "uk": "updated_uk_ns"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +67,23 @@ class FileState:
     hash: bytes  # sha256 of the file's bytes (for a rejection, of the bytes and the reason)
     size: int
     mtime_ns: int
-    first_seen_ns: int
+    published_ns: int  # when first published (0 for a file never published)
     langs: tuple[Lang, ...]
     reason: Reason | None  # None when the file is a published document
+
+
+@dataclass(frozen=True, slots=True)
+class Versions:
+    """When each view's entry of a document last changed, and hashes of what each language shows."""
+
+    updated_ns: int
+    updated_en_ns: int
+    updated_uk_ns: int
+    digest_en: int
+    digest_uk: int
+
+
+NO_VERSIONS = Versions(0, 0, 0, 0, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +93,7 @@ class Row:
     path: str
     state: FileState
     record: str | None
-    published_ns: int
-    updated_ns: int
+    versions: Versions
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,11 +127,22 @@ class Index:
         self._lock = threading.Lock()
         self._db = self._open()
         self._location = self._db.execute("PRAGMA database_list").fetchone()[2] or ":memory:"
+        # In memory, the journal is another process's (or unwritable): read it, never write it.
+        journal_file = state_dir / "published.jsonl"
+        self._journal = Journal(journal_file if self._location != ":memory:" else None)
+        self._recovered: dict[str, int] = {}
+        if not self._db.execute("SELECT 1 FROM documents LIMIT 1").fetchone():
+            # An empty index: a first start, or a rebuild that must keep publication times.
+            self._recovered = Journal(journal_file).read()
+            if self._recovered:
+                log.info("index rebuilt: %d publication times recovered from %s", len(self._recovered),
+                         journal_file.name)
         self._states: dict[str, FileState] = {}
         self._totals: dict[Lang | None, int] = {None: 0, "en": 0, "uk": 0}
         self._rejected: dict[str, Reason] = {}
         for path, state in self._load_states().items():
             self._set_state(path, state)
+        self._first_start = not self._states and not self._recovered
         # Bumped by every write: bytes rendered at one generation show one state of the folder.
         self.generation = 0
         self.summary = self._summarise()
@@ -157,7 +186,10 @@ class Index:
             # a state folder that turns read-only (or a full disk) then fails a write with an
             # error we fall back from, not SIGBUS. One process per state folder, as documented.
             db.execute("PRAGMA locking_mode=EXCLUSIVE")
+            # Only now the first statement that reads the file: before the locking mode, it would
+            # open the WAL with a shared-memory -shm file and take no exclusive lock.
             db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
             if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
                 with db:
                     db.execute("DROP TABLE IF EXISTS documents")
@@ -179,19 +211,19 @@ class Index:
     @staticmethod
     def _connect(target: str) -> sqlite3.Connection:
         db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
-        db.execute("PRAGMA synchronous=NORMAL")
         if target == ":memory:":
+            db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(_SCHEMA)
         return db
 
     def _load_states(self) -> dict[str, FileState]:
         rows = self._db.execute(
-            "SELECT path, hash, size, mtime_ns, first_seen_ns, has_en, has_uk, reason FROM documents")
-        # first_seen usually equals mtime: sharing the int object saves 32 bytes a file.
+            "SELECT path, hash, size, mtime_ns, published_ns, has_en, has_uk, reason FROM documents")
+        # published usually equals mtime: sharing the int object saves 32 bytes a file.
         return {
-            path: FileState(bytes.fromhex(digest), size, mtime, mtime if first == mtime else first,
+            path: FileState(bytes.fromhex(digest), size, mtime, mtime if published == mtime else published,
                             _langs(en, uk), Reason.from_json(json.loads(reason)) if reason else None)
-            for path, digest, size, mtime, first, en, uk, reason in rows
+            for path, digest, size, mtime, published, en, uk, reason in rows
         }
 
     def _fall_back_to_memory(self, exc: Exception) -> None:
@@ -213,6 +245,21 @@ class Index:
 
     def state(self, path: str) -> FileState | None:
         return self._states.get(path)
+
+    @property
+    def first_start(self) -> bool:
+        """Whether this index started empty with no publication times to recover."""
+        return self._first_start
+
+    def recovered(self, path: str) -> int | None:
+        """The publication time the journal kept for `path`, when the index was rebuilt."""
+        return self._recovered.get(path)
+
+    def versions(self, path: str) -> Versions:
+        """The view dates and content hashes of a published document (NO_VERSIONS if none)."""
+        row = self._db.execute("SELECT updated_ns, updated_en_ns, updated_uk_ns, digest_en, digest_uk "
+                               "FROM documents WHERE path = ? AND record IS NOT NULL", (path,)).fetchone()
+        return Versions(*row) if row else NO_VERSIONS
 
     def paths(self) -> Iterable[str]:
         return self._states.keys()
@@ -241,14 +288,14 @@ class Index:
             self._states[path] = state
 
     def newest_update(self, lang: Lang | None) -> dt.datetime | None:
-        row = self._db.execute(f"SELECT max(updated_ns) FROM documents WHERE {_FILTER[lang]}").fetchone()
+        row = self._db.execute(f"SELECT max({_UPDATED[lang]}) FROM documents WHERE {_FILTER[lang]}").fetchone()
         return ns_to_datetime(row[0]) if row and row[0] is not None else None
 
     def page(self, lang: Lang | None, limit: int, offset: int) -> tuple[Entry, ...]:
-        """Entries newest first: document date, then last change, then id for a stable order."""
+        """Entries newest first by when they were published here, then by id: an edit never moves one."""
         rows = self._db.execute(
-            f"SELECT record, published_ns, updated_ns FROM documents WHERE {_FILTER[lang]} "
-            "ORDER BY published_ns DESC, updated_ns DESC, id LIMIT ? OFFSET ?", (limit, offset))
+            f"SELECT record, published_ns, {_UPDATED[lang]} FROM documents WHERE {_FILTER[lang]} "
+            "ORDER BY published_ns DESC, id LIMIT ? OFFSET ?", (limit, offset))
         return tuple(Entry(Document.from_json(json.loads(record)), ns_to_datetime(pub), ns_to_datetime(upd))
                      for record, pub, upd in rows)
 
@@ -267,10 +314,13 @@ class Index:
             (r.path, document_id(r.path), r.state.hash.hex(), r.state.size, r.state.mtime_ns,
              r.record,
              json.dumps(r.state.reason.to_json()) if r.state.reason else None,
-             r.published_ns, r.updated_ns, r.state.first_seen_ns,
+             r.state.published_ns, *astuple(r.versions),
              int("en" in r.state.langs), int("uk" in r.state.langs))
             for r in rows
         ]
+        journal = [(r.path, r.state.published_ns if r.state.reason is None else None) for r in rows
+                   if self._published_changes(r.path, r.state)]
+        journal += [(path, None) for path in removed if self._published_changes(path, None)]
         try:
             self._execute_batch(params, removed, touched)
         except sqlite3.Error as exc:
@@ -278,9 +328,10 @@ class Index:
                 raise
             self._fall_back_to_memory(exc)
             self._execute_batch(params, removed, touched)
+        self._journal.append(journal)
         for path, size, mtime_ns in touched:
             old = self._states[path]
-            self._states[path] = FileState(old.hash, size, mtime_ns, old.first_seen_ns, old.langs, old.reason)
+            self._states[path] = FileState(old.hash, size, mtime_ns, old.published_ns, old.langs, old.reason)
         for r in rows:
             self._set_state(r.path, r.state)
         for path in removed:
@@ -289,12 +340,20 @@ class Index:
             self.generation += 1
             self.summary = self._summarise()
 
+    def _published_changes(self, path: str, new: FileState | None) -> bool:
+        """Whether a write starts or ends the publication of `path`, or moves its time (journal-worthy)."""
+        old = self._states.get(path)
+        was = old.published_ns if old is not None and old.reason is None else None
+        now = new.published_ns if new is not None and new.reason is None else None
+        return was != now
+
     def _execute_batch(self, params: Sequence[tuple[object, ...]], removed: list[str],
                        touched: list[tuple[str, int, int]]) -> None:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.executemany("INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", params)
+                self._db.executemany("INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                                     params)
                 self._db.executemany("DELETE FROM documents WHERE path = ?", ((p,) for p in removed))
                 self._db.executemany("UPDATE documents SET size = ?, mtime_ns = ? WHERE path = ?",
                                      ((size, mtime, p) for p, size, mtime in touched))

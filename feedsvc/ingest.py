@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import hashlib
 import json
@@ -21,12 +20,17 @@ from . import pool
 from .documents.files import NOT_REGULAR, SYMLINK, classify, read_bounded
 from .documents.model import Lang, Reason, ReasonKind, Rejected
 from .documents.parse import parse_document
-from .index import FileState, Index, Row
+from .index import NO_VERSIONS, FileState, Index, Row, Versions
 
 log = logging.getLogger("feedsvc.ingest")
 
 # Files per index transaction.
 CHUNK = 500
+# A file whose mtime is this recent when seen is dated by its mtime (replicas then agree to the
+# nanosecond); an older one was copied in with its time preserved, and is dated when seen.
+GRACE_NS = 300 * 1_000_000_000
+# Clock differences below this between a writer and us are not worth a warning.
+FUTURE_SLACK_NS = 2 * 1_000_000_000
 
 
 class Stat(NamedTuple):
@@ -51,6 +55,7 @@ class Outcome:
     rejected: list[tuple[str, Reason]] = field(default_factory=list)
     touched: int = 0
     unsettled: list[str] = field(default_factory=list)
+    views: set[Lang | None] = field(default_factory=set)  # whose entries changed: None is the bilingual one
 
     @property
     def visible(self) -> bool:
@@ -61,18 +66,15 @@ class Outcome:
         for name in ("added", "changed", "removed", "rejected", "unsettled"):
             getattr(self, name).extend(getattr(other, name))
         self.touched += other.touched
-
-
-def _date_ns(date: dt.date) -> int:
-    """A document date as midnight UTC, so every process derives the same instant."""
-    return int(dt.datetime(date.year, date.month, date.day, tzinfo=dt.UTC).timestamp()) * 1_000_000_000
+        self.views |= other.views
 
 
 class Ingest:
     """Reads files under `root` into the index; runs on the worker thread only."""
 
     def __init__(self, root: Path, index: Index, *, pattern: str, max_bytes: int,
-                 parsers: pool.Parsers | None = None, loader: Callable[[Job], Loaded] | None = None) -> None:
+                 parsers: pool.Parsers | None = None, loader: Callable[[Job], Loaded] | None = None,
+                 clock: Callable[[], int] = time.time_ns) -> None:
         self.root = root
         self.index = index
         self.pattern = pattern
@@ -81,6 +83,10 @@ class Ingest:
         # `loader` (a fake parser in tests) replaces reading and parsing, and runs here too.
         self.parsers = None if loader is not None else parsers
         self._load = loader or load
+        self._clock = clock
+        # Until the first full scan is done on an index that started empty with nothing to recover,
+        # files are dated by their mtime: the corpus keeps its order, and replicas agree.
+        self._first_scan = index.first_start
         self._root_checked = False
         # Files a writer still holds (set by the loop before each batch): a scan must not read them.
         self.busy: frozenset[str] = frozenset()
@@ -137,7 +143,10 @@ class Ingest:
         prefix = f"{under.rstrip('/')}/" if under else ""
         gone = [p for p in self.index.paths() if p.startswith(prefix) and p not in present]
         del present
-        return self.process(todo.keys() | gone, todo)
+        outcome = self.process(todo.keys() | gone, todo)
+        if not under:
+            self._first_scan = False
+        return outcome
 
     def process(self, paths: Iterable[str], stats: dict[str, Stat] | None = None) -> Outcome:
         """Bring each path's index row in line with the file, a transaction per chunk of files.
@@ -185,7 +194,7 @@ class Ingest:
                      len(outcome.removed), len(outcome.rejected))
         return outcome
 
-    def _examine(self, rel: str, before: Stat | os.stat_result | None) -> Job | Row | Same | None:
+    def _examine(self, rel: str, before: Stat | os.stat_result | None) -> Job | Change | Same | None:
         """What one path needs, from its stat alone: a Job to read it, a rejected Row, Same when
         its stat did not move, None when it is not a document."""
         reason = classify(rel, self.pattern)
@@ -244,13 +253,13 @@ class Ingest:
             self._log_row(row, self.index.state(row.path), chunk.outcome, chunk.level)
         self.index.write(chunk.rows, chunk.removed, chunk.touched)
 
-    def _settle(self, chunk: _Chunk, rel: str, result: Row | Same | Unsettled | None) -> None:
+    def _settle(self, chunk: _Chunk, rel: str, result: Change | Same | Unsettled | None) -> None:
         """File one path's result under the chunk's writes."""
         known = self.index.state(rel)
-        if isinstance(result, Row) and known is not None and \
-                (known.reason, known.hash) == (result.state.reason, result.state.hash):
+        if isinstance(result, Change) and known is not None and \
+                (known.reason, known.hash) == (result.row.state.reason, result.row.state.hash):
             # Rejected again for the same reason (a file still unreadable): say it once.
-            result = Same(result.state.size, result.state.mtime_ns)
+            result = Same(result.row.state.size, result.row.state.mtime_ns)
         if result is None:
             if known is not None:
                 if not self._root_checked:
@@ -258,6 +267,8 @@ class Ingest:
                     self._root_checked = True
                 chunk.removed.append(rel)
                 chunk.outcome.removed.append(rel)
+                if known.reason is None:
+                    chunk.outcome.views |= {None, *known.langs}
                 log.log(chunk.level, "document removed: %s", rel)
         elif isinstance(result, Unsettled):
             chunk.outcome.unsettled.append(rel)
@@ -266,7 +277,8 @@ class Ingest:
                 chunk.touched.append((rel, result.size, result.mtime_ns))
                 chunk.outcome.touched += 1
         else:
-            chunk.rows.append(result)
+            chunk.rows.append(result.row)
+            chunk.outcome.views |= result.views
 
     @staticmethod
     def _log_row(row: Row, known: FileState | None, outcome: Outcome, level: int) -> None:
@@ -281,22 +293,50 @@ class Ingest:
             outcome.changed.append(rel)
             log.log(level, "document changed: %s", rel)
 
-    def _first_seen(self, rel: str, mtime_ns: int) -> int:
-        known = self.index.state(rel)
-        return known.first_seen_ns if known is not None else mtime_ns
+    def _seen(self, rel: str, mtime_ns: int) -> int:
+        """When the service saw this version of the file: its mtime when that is believable (just
+        written, or the first scan of a new index), else now. Never later than now."""
+        now = self._clock()
+        if mtime_ns > now + FUTURE_SLACK_NS:
+            log.warning("file time of %s is %.0f s in the future; dated now instead", rel, (mtime_ns - now) / 1e9)
+        if self._first_scan or now - GRACE_NS <= mtime_ns <= now:
+            return min(mtime_ns, now)
+        return now  # copied in with an old preserved mtime (cp -p, rsync -a), or edited while stopped
 
-    def _row(self, rel: str, loaded: Read) -> Row:
+    def _row(self, rel: str, loaded: Read) -> Change:
         if isinstance(loaded.parsed, Reason):
             return self._rejected(rel, loaded.size, loaded.mtime_ns, loaded.digest, loaded.parsed)
-        first_seen = self._first_seen(rel, loaded.mtime_ns)
         parsed = loaded.parsed
-        published = _date_ns(parsed.date) if parsed.date else first_seen
-        state = FileState(loaded.digest, loaded.size, loaded.mtime_ns, first_seen, parsed.languages, None)
-        return Row(rel, state, parsed.record, published, loaded.mtime_ns)
+        known = self.index.state(rel)
+        seen = self._seen(rel, loaded.mtime_ns)
+        was_published = known is not None and known.reason is None
+        if was_published:
+            assert known is not None
+            published, old = known.published_ns, self.index.versions(rel)
+        else:
+            published, old = self.index.recovered(rel) or seen, NO_VERSIONS
+        en, uk = parsed.digests
+        pairs: tuple[tuple[Lang, int, int], ...] = (("en", en, old.digest_en), ("uk", uk, old.digest_uk))
+        changed: set[Lang] = {lang for lang, new, before in pairs if new != before or not was_published}
+        languages: set[Lang] = set(parsed.languages)
+        old_langs: set[Lang] = set(known.langs) if was_published and known is not None else set()
+        views: set[Lang | None] = {*(languages ^ old_langs), *(changed & (languages | old_langs))}
+        # An entry is never updated before it was published (a file copied in with an old mtime).
+        versions = Versions(
+            updated_ns=max(published, seen) if changed or not was_published else old.updated_ns,
+            updated_en_ns=max(published, seen) if "en" in changed else old.updated_en_ns,
+            updated_uk_ns=max(published, seen) if "uk" in changed else old.updated_uk_ns,
+            digest_en=en, digest_uk=uk)
+        state = FileState(loaded.digest, loaded.size, loaded.mtime_ns, published, parsed.languages, None)
+        if changed or not was_published:
+            views.add(None)
+        return Change(Row(rel, state, parsed.record, versions), frozenset(views))
 
-    def _rejected(self, rel: str, size: int, mtime_ns: int, digest: bytes, reason: Reason) -> Row:
-        state = FileState(digest, size, mtime_ns, self._first_seen(rel, mtime_ns), (), reason)
-        return Row(rel, state, None, 0, mtime_ns)
+    def _rejected(self, rel: str, size: int, mtime_ns: int, digest: bytes, reason: Reason) -> Change:
+        known = self.index.state(rel)
+        # A published document that is now rejected leaves its views.
+        views = frozenset((None, *known.langs)) if known is not None and known.reason is None else frozenset()
+        return Change(Row(rel, FileState(digest, size, mtime_ns, 0, (), reason), None, NO_VERSIONS), views)
 
 
 class Job(NamedTuple):
@@ -310,12 +350,19 @@ class Job(NamedTuple):
     max_bytes: int
 
 
+class Change(NamedTuple):
+    """One row to write, and the views (None: the bilingual one) whose entries it changes."""
+
+    row: Row
+    views: frozenset[Lang | None]
+
+
 class Parsed(NamedTuple):
     """What the index keeps of an accepted document: its JSON record and what the feeds sort by."""
 
     record: str
     languages: tuple[Lang, ...]
-    date: dt.date | None
+    digests: tuple[int, int]  # what the English and the Ukrainian entry show (Document.digest)
 
 
 class Read(NamedTuple):
@@ -363,7 +410,8 @@ def load(job: Job) -> Loaded:
         reason = Reason(ReasonKind.PARSER_ERROR, f"parser error: {type(exc).__name__}: {exc}")
         return Read(after.st_size, after.st_mtime_ns, _digest(data, reason), reason)
     record = json.dumps(document.to_json(), ensure_ascii=False, separators=(",", ":"))
-    return Read(after.st_size, after.st_mtime_ns, digest, Parsed(record, document.languages, document.date))
+    return Read(after.st_size, after.st_mtime_ns, digest, Parsed(record, document.languages,
+                                                                   (document.digest("en"), document.digest("uk"))))
 
 
 @dataclass(slots=True)

@@ -66,9 +66,10 @@ class Publisher:
     # -- publishing ------------------------------------------------------------------------
 
     async def publish(self, langs: Collection[Lang | None] = (None, *LANGS)) -> None:
-        """Render the default pages of the views showing `langs` (and the home page) from the
-        index as it is now, then put them on the shelf together."""
-        keys = [self._main[v] for v in VIEWS if v.lang in langs] + [self._home]
+        """Render the default pages of the views showing `langs` (None: the bilingual views and the
+        home page) from the index as it is now, then put them on the shelf together. The other
+        views' bytes stand: the change did not touch what they show."""
+        keys = [self._main[v] for v in VIEWS if v.lang in langs] + ([self._home] if None in langs else [])
         started = time.perf_counter()
         try:
             generation, totals, rendered = await self._worker.run(self._render_all, keys)
@@ -103,12 +104,12 @@ class Publisher:
         if entries is None:
             entries = pages[where] = self._index.page(*where)
         updated = utc(self._index.newest_update(lang))
+        page = Page(entries=entries, number=key.page, limit=key.limit, total=self._index.count(lang),
+                    updated=updated, default_limit=self.settings.page_size)
         if key.view is None:
-            body = render_home(self.meta, entries, key.base_url)
+            body = render_home(self.meta, page, key.base_url)
             rendered = Rendered.build(body, "text/html; charset=utf-8", updated, headers.page(self.settings.max_age))
         else:
-            page = Page(entries=entries, number=key.page, limit=key.limit, total=self._index.count(lang),
-                        updated=updated, default_limit=self.settings.page_size)
             body = render(self.meta, key.view, page, key.base_url)
             rendered = Rendered.build(body, key.view.media_type, updated, headers.feed(self.settings.max_age))
         elapsed = time.perf_counter() - started

@@ -58,7 +58,8 @@ class Service:
         summary = self.index.summary
         self.metrics.documents.set(summary.counts[None])
         self.metrics.rejected.set(len(summary.rejected))
-        await self.publisher.publish((None, *LANGS))
+        first = self.publisher.shelf.generation < 0
+        await self.publisher.publish((None, *LANGS) if first else outcome.views)
 
     async def stop(self) -> None:
         for task in self._tasks:

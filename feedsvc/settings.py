@@ -115,6 +115,7 @@ class Settings:
         values = values or {}
         env = os.environ if env is None else env
         merged: dict[str, Any] = {}
+        origins: dict[str, str] = {}  # where each value came from, for error messages
         for spec in SPEC:
             if values.get(spec.name) is not None:
                 raw, origin = values[spec.name], spec.flag
@@ -131,34 +132,41 @@ class Settings:
             if spec.choices and raw not in spec.choices:
                 raise SettingsError(f"{origin}: {raw!r} is not one of {', '.join(spec.choices)}")
             merged[spec.name] = raw
-        merged["seeds"] = Path(merged["seeds"])
-        merged["state_dir"] = Path(merged["state_dir"])
+            origins[spec.name] = origin
+        # Resolved once, here: watchdog reports paths under the root it was given, so a relative
+        # or symlinked root would never match the paths the service compares events with.
+        merged["seeds"] = Path(merged["seeds"]).expanduser().resolve()
+        merged["state_dir"] = Path(merged["state_dir"]).expanduser().resolve()
         settings = cls(**merged)
-        settings._validate(check_dirs)
+        if (problem := settings._out_of_range()) is not None:
+            name, why = problem
+            raise SettingsError(f"{origins.get(name, name)}: {why}")
+        if check_dirs:
+            settings._check_dirs()
         return settings
 
-    def _validate(self, check_dirs: bool) -> None:
+    def _out_of_range(self) -> tuple[str, str] | None:
+        """The first setting whose value parses but cannot be used, and why."""
         if not 0 <= self.port <= 65535:
-            raise SettingsError(f"port: {self.port} is not a TCP port (0-65535)")
+            return "port", f"{self.port} is not a TCP port (0-65535)"
         if self.base_url is not None:
             parts = urlsplit(self.base_url)
             if parts.scheme not in {"http", "https"} or not parts.netloc:
-                raise SettingsError(f"base URL {self.base_url!r} is not an absolute http(s) URL")
+                return "base_url", f"{self.base_url!r} is not an absolute http(s) URL"
         for name in ("poll_interval", "debounce"):
             if getattr(self, name) <= 0:
-                raise SettingsError(f"{name}: must be a positive number of seconds")
+                return name, "must be a positive number of seconds"
         if self.rescan_interval < 0:
-            raise SettingsError("rescan_interval: must be 0 (off) or a positive number of seconds")
+            return "rescan_interval", "must be 0 (off) or a positive number of seconds"
         if not 1 <= self.page_size <= 500:
-            raise SettingsError(f"page_size: {self.page_size} is outside 1-500")
+            return "page_size", f"{self.page_size} is outside 1-500"
         if self.max_bytes < 1024:
-            raise SettingsError(f"max_bytes: {self.max_bytes} is too small (at least 1024)")
+            return "max_bytes", f"{self.max_bytes} is too small (at least 1024)"
         if self.max_age < 0:
-            raise SettingsError("max_age: must not be negative")
+            return "max_age", "must not be negative"
         if "," not in self.tag_authority:
-            raise SettingsError(f"tag_authority {self.tag_authority!r} needs a date: authority,YYYY[-MM[-DD]]")
-        if check_dirs:
-            self._check_dirs()
+            return "tag_authority", f"{self.tag_authority!r} needs a date: authority,YYYY[-MM[-DD]]"
+        return None
 
     def _check_dirs(self) -> None:
         if not self.seeds.is_dir():

@@ -119,7 +119,7 @@ def check_render(entries: list[Any]) -> int:
         body = render(META, view, page, BASE)
         check_feed_bytes(view.fmt, body)
         checked += 1
-    home = render_home(META, entries, BASE)
+    home = render_home(META, page, BASE)
     home.decode("utf-8")
     assert b"<script" not in home.lower(), "input reached the HTML page unescaped"
     return checked

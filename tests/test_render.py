@@ -139,7 +139,7 @@ def test_feedparser_reads_entries(view: View) -> None:
     assert d.bozo == 0, d.get("bozo_exception")
     assert len(d.entries) == 3
     doc = items[0].document
-    want_title = doc.title.uk if view.lang in (None, "uk") else doc.title.en
+    want_title = {None: f"{doc.title.uk} / {doc.title.en}", "uk": doc.title.uk, "en": doc.title.en}[view.lang]
     for e, src in zip(d.entries, items):
         assert e.id == entry_id(META, src.document.id, view.lang)
         assert e.title == want_title
@@ -170,15 +170,19 @@ def test_atom_languages_per_element(lang: str | None) -> None:
     assert root.get(XML_LANG) == expect
     html = lxml.html.fragment_fromstring(root.find(f"{ATOM}entry/{ATOM}content").text, create_parent="div")
     langs = [el.get("lang") for el in html.iter() if el.get("lang")]
+    doc = seed_document()
     if lang is None:
-        assert langs == ["uk", "en", "en"]  # uk section, en section, the English article
+        assert langs == ["uk", "en"]  # the Ukrainian section, then the English one with the article
         heads = [h.text for h in html.iter("h2")]
-        doc = seed_document()
         assert heads == [doc.title.uk, doc.title.en]
-        assert doc.summary.en in html.text_content() and doc.summary.uk in html.text_content()
+        labels = [el.text_content() for el in html.iter("strong")]
+        assert labels == ["Українською", "In English"]  # visible words, not only lang attributes
+        assert doc.summary.uk in html.text_content() and doc.body[-1] in html.text_content()
+        assert "Time · 2023-09-13 · Kim Tong-Hyung, Dasha Litvinova" in html.text_content()
     elif lang == "en":
-        assert langs == ["en", "en"]
-        assert seed_document().body[-1] in html.text_content()
+        assert langs == ["en"]
+        assert doc.body[0] in html.text_content() and doc.body[-1] in html.text_content()
+        assert doc.summary.uk not in html.text_content()
     else:
         assert langs == ["uk"]  # the Ukrainian summary only
         assert seed_document().body[0] not in html.text_content()
@@ -215,14 +219,19 @@ def test_json_feed(view: View) -> None:
         assert item["url"] == doc.link
         assert item["language"] == (view.lang or META.language)
     first = feed["items"][0]
+    ext = first["_feedsvc"]
+    assert ext["source"] == "Time" and ext["publication"] == "Time" and ext["date"] == "2023-09-13"
+    assert ext["authors"] == list(doc.authors)
+    assert first["authors"] == [{"name": a} for a in doc.authors]
+    assert first["author"] == {"name": "Kim Tong-Hyung, Dasha Litvinova"}  # JSON Feed 1.0 clients
     if view.lang is None:
-        ext = first["_feedsvc"]
         assert ext["title"] == {"en": doc.title.en, "uk": doc.title.uk}
         assert ext["summary"] == {"en": doc.summary.en, "uk": doc.summary.uk}
-        assert ext["languages"] == ["en", "uk"] and ext["source"] == "Time"
-        assert ext["authors"] == list(doc.authors)
+        assert ext["languages"] == ["en", "uk"]
+        assert first["title"] == f"{doc.title.uk} / {doc.title.en}"
+        assert first["summary"] == f"Українською: {doc.summary.uk}\n\nIn English: {doc.summary.en}"
     else:
-        assert "_feedsvc" not in first
+        assert "title" not in ext
         assert first["title"] == doc.title.get(view.lang)
         assert first["summary"] == doc.summary.get(view.lang)
 
@@ -372,9 +381,10 @@ def test_hostile_strings_are_escaped_text(view: View) -> None:
     assert b"<script" not in body and b"CDATA" not in body
     for bad in (b"\x00", b"\x0b", b"\x07", b"\x1b", b"\x0c", "\ufffe".encode()):
         assert bad not in body
-    lang = view.lang or META.language
-    title = ("Т " if lang == "uk" else "T ") + HOSTILE
-    summary = ("С " if lang == "uk" else "S ") + HOSTILE
+    uk_title, en_title, uk_summary, en_summary = "Т " + HOSTILE, "T " + HOSTILE, "С " + HOSTILE, "S " + HOSTILE
+    title = {None: f"{uk_title} / {en_title}", "uk": uk_title, "en": en_title}[view.lang]
+    summary = {None: f"Українською: {uk_summary}\n\nIn English: {en_summary}", "uk": uk_summary,
+               "en": en_summary}[view.lang]
     if view.fmt == "json":
         item = json.loads(body)["items"][0]
         assert item["title"] == title and item["summary"] == summary
@@ -388,11 +398,13 @@ def test_hostile_strings_are_escaped_text(view: View) -> None:
         assert e.title == title
         if view.fmt == "atom":
             assert e.summary == summary
-        else:  # RSS description is HTML: escaped once, shown as the text
-            assert no_script(e.summary) == summary
+        else:  # RSS description is HTML: escaped once, shown as the text, both parts labelled
+            shown = no_script(e.summary)
+            assert shown == summary.replace(": ", "", 2).replace("\n\n", "") if view.lang is None else summary
         tag = f"{ATOM}content" if view.fmt == "atom" else "{http://purl.org/rss/1.0/modules/content/}encoded"
         content = no_script(next(root.iter(tag)).text)
-    assert summary in content
+    if view.lang != "en":
+        assert uk_summary in content
     if view.lang != "uk":
         assert "B " + HOSTILE in content
 
@@ -401,7 +413,7 @@ def test_hostile_strings_are_escaped_text(view: View) -> None:
 
 def test_home_page() -> None:
     items = entries(2) + entries(1, hostile_document())
-    page = render_home(META, items, BASE).decode()
+    page = render_home(META, page_of(items, limit=20), BASE).decode()
     assert page.startswith("<!DOCTYPE html>")
     assert "<script" not in page and "src=" not in page and 'rel="stylesheet"' not in page
     root = lxml.html.document_fromstring(page)
@@ -417,19 +429,31 @@ def test_home_page() -> None:
     assert root.xpath("//*[@lang='en']//h3/a")[0].text_content() == doc.title.en
     assert "T " + HOSTILE in root.text_content()  # visible as text, control characters gone
     assert root.xpath("//title")[0].text == META.title
+    # Subscribe links come before the entries; one page, so no paging links.
+    text = root.text_content()
+    assert text.index("Підписатися") < text.index("Останні статті") and not root.xpath("//nav")
+
+
+def test_home_page_links_older_pages() -> None:
+    items = entries(20)
+    root = lxml.html.document_fromstring(render_home(META, page_of(items, number=2, limit=20, total=45), BASE))
+    nav = {a.get("rel"): a.get("href") for a in root.xpath("//nav//a")}
+    assert nav == {"prev": "/", "next": "/?page=3"}
+    last = lxml.html.document_fromstring(render_home(META, page_of(items[:5], number=3, limit=20, total=45), BASE))
+    assert {a.get("rel"): a.get("href") for a in last.xpath("//nav//a")} == {"prev": "/?page=2"}
 
 
 def test_only_http_links_published() -> None:
     doc = dataclasses.replace(seed_document("x/y"), link="javascript:alert(1)")
     for view in VIEWS:
         assert b"javascript:" not in render(META, view, page_of(entries(1, doc)), BASE)
-    page = render_home(META, (Entry(doc, T0, T0),), BASE).decode()
+    page = render_home(META, page_of((Entry(doc, T0, T0),), limit=20), BASE).decode()
     assert "javascript:" not in page and f'href="{BASE}/#x/y"' in page and 'id="x/y"' in page
 
 
 def test_home_page_empty_and_english_primary() -> None:
     meta = dataclasses.replace(META, language="en")
-    root = lxml.html.document_fromstring(render_home(meta, (), BASE))
+    root = lxml.html.document_fromstring(render_home(meta, page_of((), limit=20), BASE))
     assert root.get("lang") == "en" and "No articles yet." in root.text_content()
 
 
@@ -452,4 +476,4 @@ def test_any_text_renders_valid_output(title_en, title_uk, summary_en, summary_u
             json.loads(out)
         else:
             assert feedparser.parse(out).bozo == 0
-    lxml.html.document_fromstring(render_home(META, page.entries, BASE))
+    lxml.html.document_fromstring(render_home(META, page, BASE))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote
@@ -113,8 +115,19 @@ class Document:
 
     @property
     def languages(self) -> tuple[Lang, ...]:
-        """Languages this document can be published in: those with a title."""
-        return tuple(lang for lang in LANGS if self.title.get(lang))
+        """Languages this document is published in on its own: those with a title and text to read
+        (a summary). A title alone reaches the bilingual feeds only, never an entry that is all headline."""
+        return tuple(lang for lang in LANGS if self.title.get(lang) and self.summary.get(lang))
+
+    def digest(self, lang: Lang) -> int:
+        """A 63-bit hash of what `lang`'s entry shows, so an edit touches only the views it changes."""
+        shown: dict[str, Any] = {"source": self.source, "date": self.date.isoformat() if self.date else None,
+                                 "authors": self.authors, "link": self.link, "title": self.title.get(lang),
+                                 "summary": self.summary.get(lang)}
+        if lang == "en":
+            shown["body"] = self.body
+        data = json.dumps(shown, ensure_ascii=False, sort_keys=True).encode("utf-8", "surrogatepass")
+        return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big") >> 1
 
     def to_json(self) -> dict[str, Any]:
         return {

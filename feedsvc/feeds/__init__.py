@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from ..documents.model import Entry
 from .entries import item
 from .html import home_page
 from .jsonfeed import render_json
@@ -23,6 +20,6 @@ def render(meta: FeedMeta, view: View, page: Page, base_url: str) -> bytes:
     return render_xml(meta, view, page, base_url, items)
 
 
-def render_home(meta: FeedMeta, latest: Sequence[Entry], base_url: str) -> bytes:
-    """The "/" HTML page: latest entries in both languages and links to all nine feeds."""
-    return home_page(meta, latest, clean(base_url).rstrip("/"))
+def render_home(meta: FeedMeta, page: Page, base_url: str) -> bytes:
+    """The "/" HTML page: links to all nine feeds, then one page of entries in both languages."""
+    return home_page(meta, page, clean(base_url).rstrip("/"))

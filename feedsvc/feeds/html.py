@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from html import escape
 
 from ..documents.model import LANGS, Entry, Lang
 from .entries import texts
-from .views import FORMAT_NAMES, LANG_NAMES, MEDIA_TYPES, VIEWS, FeedMeta, View, clean, quote_id, utc
+from .views import (
+    FAVICON_ICO,
+    FORMAT_NAMES,
+    ICON,
+    LANG_NAMES,
+    MEDIA_TYPES,
+    VIEWS,
+    FeedMeta,
+    Page,
+    View,
+    clean,
+    quote_id,
+    utc,
+)
 
 # Interface text, in the page's (primary) language.
 UI: dict[Lang, dict[str, str]] = {
     "uk": {"latest": "Останні статті", "subscribe": "Підписатися", "feed": "Стрічка",
-           "bilingual": "Двомовна", "empty": "Статей ще немає."},
+           "bilingual": "Двомовна", "empty": "Статей ще немає.", "older": "Давніші →", "newer": "← Новіші",
+           "older_heading": "Давніші статті", "page": "Сторінка {number} з {last}"},
     "en": {"latest": "Latest articles", "subscribe": "Subscribe", "feed": "Feed",
-           "bilingual": "Bilingual", "empty": "No articles yet."},
+           "bilingual": "Bilingual", "empty": "No articles yet.", "older": "Older →", "newer": "← Newer",
+           "older_heading": "Older articles", "page": "Page {number} of {last}"},
 }
 
 # No scripts, no external resources: the page is served with CSP default-src 'none'.
@@ -34,6 +48,7 @@ article div+div{margin-top:.7rem;padding-left:.8rem;border-left:3px solid var(--
 article p{margin:.2rem 0}
 table{border-collapse:collapse;font:15px/1.4 system-ui,sans-serif;margin-bottom:3rem}
 th,td{padding:.4rem .9rem;border-bottom:1px solid var(--line);text-align:left}
+.pages{font:15px/1.4 system-ui,sans-serif;margin:1.5rem 0 3rem;display:flex;gap:1.2rem}
 """
 
 
@@ -45,7 +60,7 @@ def _article(meta: FeedMeta, entry: Entry, base_url: str) -> str:
     t = texts(entry.document, base_url)
     anchor = quote_id(entry.document.id)
     parts = [f'<article id="{escape(anchor)}">']
-    for lang in (meta.language, "en" if meta.language == "uk" else "uk"):
+    for lang in meta.order:
         if lang not in t.title and lang not in t.summary:
             continue
         parts.append(f'<div lang="{lang}">')
@@ -56,22 +71,14 @@ def _article(meta: FeedMeta, entry: Entry, base_url: str) -> str:
         parts.append("</div>")
     published = utc(entry.published)
     meta_line = [f'<time datetime="{published.isoformat()}">{published.date().isoformat()}</time>']
-    if t.source:
-        meta_line.append(escape(t.source))
-    if t.authors:
-        meta_line.append(escape(", ".join(t.authors)))
+    if t.byline:
+        meta_line.append(escape(t.byline))
     parts.append(f'<p class="meta">{" · ".join(meta_line)}</p></article>')
     return "".join(parts)
 
 
-def home_page(meta: FeedMeta, latest: Sequence[Entry], base_url: str) -> bytes:
-    """The page; `base_url` already without a trailing slash."""
+def _subscribe(meta: FeedMeta, base_url: str) -> str:
     ui = UI[meta.language]
-    title = escape(clean(meta.title))
-    head_links = "".join(
-        f'<link rel="alternate" type="{MEDIA_TYPES[v.fmt]}" title="{escape(_feed_label(meta, v))}"'
-        f' href="{escape(base_url + v.path)}">' for v in VIEWS)
-    articles = "".join(_article(meta, e, base_url) for e in latest) or f"<p>{ui['empty']}</p>"
     rows = []
     for lang in (None, *LANGS):
         name = ui["bilingual"] if lang is None else LANG_NAMES[lang]
@@ -79,16 +86,43 @@ def home_page(meta: FeedMeta, latest: Sequence[Entry], base_url: str) -> bytes:
         cells = "".join(f'<td><a href="{escape(base_url + v.path)}" type="{MEDIA_TYPES[v.fmt]}">'
                         f"{FORMAT_NAMES[v.fmt]}</a></td>" for v in VIEWS if v.lang == lang)
         rows.append(f"<tr>{th}{cells}</tr>")
-    page = (
+    head = "".join(f"<th>{n}</th>" for n in FORMAT_NAMES.values())
+    return (f"<section><h2>{ui['subscribe']}</h2>\n<table><thead><tr><th>{ui['feed']}</th>{head}</tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>\n</section>\n")
+
+
+def _paging(meta: FeedMeta, page: Page) -> str:
+    ui = UI[meta.language]
+    links = []
+    if page.number > 1:
+        newer = "/" if page.number == 2 else f"/?page={page.number - 1}"
+        links.append(f'<a rel="prev" href="{newer}">{ui["newer"]}</a>')
+    if page.number < page.last:
+        links.append(f'<a rel="next" href="/?page={page.number + 1}">{ui["older"]}</a>')
+    label = ui["page"].format(number=page.number, last=page.last)
+    return f'<nav class="pages"><span>{label}</span> {" ".join(links)}</nav>\n' if page.last > 1 else ""
+
+
+def home_page(meta: FeedMeta, page: Page, base_url: str) -> bytes:
+    """The page; `base_url` already without a trailing slash."""
+    ui = UI[meta.language]
+    title = escape(clean(meta.title))
+    head_links = "".join(
+        f'<link rel="alternate" type="{MEDIA_TYPES[v.fmt]}" title="{escape(_feed_label(meta, v))}"'
+        f' href="{escape(base_url + v.path)}">' for v in VIEWS)
+    articles = "".join(_article(meta, e, base_url) for e in page.entries) or f"<p>{ui['empty']}</p>"
+    heading = ui["latest"] if page.number == 1 else ui["older_heading"]
+    html = (
         f'<!DOCTYPE html>\n<html lang="{meta.language}">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{title}</title>\n"
         f'<meta name="description" content="{escape(clean(meta.subtitle))}">\n'
+        f'<link rel="icon" href="{FAVICON_ICO}" sizes="32x32"><link rel="icon" href="{ICON}" type="image/png">\n'
         f"{head_links}\n<style>{CSS}</style>\n</head>\n<body>\n"
         f'<header><h1>{title}</h1><p class="sub">{escape(clean(meta.subtitle))}</p></header>\n<main>\n'
-        f"<section><h2>{ui['latest']}</h2>\n{articles}\n</section>\n"
-        f"<section><h2>{ui['subscribe']}</h2>\n<table><thead><tr><th>{ui['feed']}</th>"
-        + "".join(f"<th>{n}</th>" for n in FORMAT_NAMES.values())
-        + f"</tr></thead><tbody>{''.join(rows)}</tbody></table>\n</section>\n</main>\n</body>\n</html>\n"
+        + _subscribe(meta, base_url)
+        + f"<section><h2>{heading}</h2>\n{articles}\n</section>\n"
+        + _paging(meta, page)
+        + "</main>\n</body>\n</html>\n"
     )
-    return page.encode()
+    return html.encode()

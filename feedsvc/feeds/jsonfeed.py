@@ -6,7 +6,7 @@ import json
 
 from ..documents.model import LANGS
 from .entries import Item
-from .views import FeedMeta, Page, View, clean, page_url, paging_links, utc
+from .views import FAVICON, ICON, FeedMeta, Page, View, clean, page_url, paging_links, utc
 
 JSONFEED_VERSION = "https://jsonfeed.org/version/1.1"
 
@@ -20,7 +20,11 @@ def render_json(meta: FeedMeta, view: View, page: Page, base_url: str, items: li
         "home_page_url": base_url + "/",
         "feed_url": page_url(base_url, view, page.number, page.limit, page.default_limit),
         "description": clean(meta.subtitle),
+        "icon": base_url + ICON,
+        "favicon": base_url + FAVICON,
         "language": view.lang or meta.language,
+        # 1.1's `authors` and, as 1.1 allows, 1.0's `author`: 1.0 clients read only the latter.
+        "author": {"name": clean(meta.author)},
         "authors": [{"name": clean(meta.author)}],
     }
     if "next" in paging:
@@ -36,19 +40,19 @@ def render_json(meta: FeedMeta, view: View, page: Page, base_url: str, items: li
         obj["content_html"] = it.content_html
         obj["date_published"] = it.published.isoformat()
         obj["date_modified"] = it.updated.isoformat()
-        obj["language"] = it.title_lang
+        obj["language"] = it.title_lang or view.lang or meta.language
         if t.authors:
+            obj["author"] = {"name": ", ".join(t.authors)}
             obj["authors"] = [{"name": a} for a in t.authors]
-        if t.source:
-            obj["tags"] = [t.source]
+        if t.publication:
+            obj["tags"] = [t.publication]
+        record: dict[str, object] = {"source": t.source or None, "publication": t.publication or None,
+                                     "date": t.date.isoformat() if t.date else None, "authors": list(t.authors)}
         if view.lang is None:
-            obj["_feedsvc"] = {
-                "title": {lg: t.title.get(lg) for lg in LANGS},
-                "summary": {lg: t.summary.get(lg) for lg in LANGS},
-                "languages": [lg for lg in LANGS if lg in t.title],
-                "source": t.source or None,
-                "authors": list(t.authors),
-            }
+            record = {"title": {lg: t.title.get(lg) for lg in LANGS},
+                      "summary": {lg: t.summary.get(lg) for lg in LANGS},
+                      "languages": [lg for lg in LANGS if lg in t.title], **record}
+        obj["_feedsvc"] = record
         out.append(obj)
     feed["items"] = out
     text = json.dumps(feed, ensure_ascii=False, separators=(",", ":"))

@@ -28,6 +28,17 @@ Format = Literal["atom", "rss", "json"]
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 LANG_NAMES: dict[Lang, str] = {"en": "English", "uk": "українська"}
+# The visible label of each language's part of a bilingual entry: readers such as Miniflux strip
+# lang attributes, so the words are all a subscriber has to tell the parts apart.
+LANG_LABELS: dict[Lang, str] = {"en": "In English", "uk": "Українською"}
+# The images feeds and pages point at (served from feedsvc/static by the HTTP layer).
+ICON = "/icon.png"  # square, 512 px: Atom icon, JSON Feed icon
+FAVICON = "/favicon.png"  # square, 64 px: JSON Feed favicon
+LOGO = "/logo.png"  # 2:1: Atom logo, RSS image
+LOGO_SIZE = (144, 72)
+FAVICON_ICO = "/favicon.ico"  # what browsers, Liferea and Miniflux ask for
+# Between the two headlines of a bilingual title.
+TITLE_SEPARATOR = " / "
 MEDIA_TYPES: dict[Format, str] = {
     "atom": "application/atom+xml",
     "rss": "application/rss+xml",
@@ -63,6 +74,11 @@ class FeedMeta:
     @property
     def other_language(self) -> Lang:
         return "en" if self.language == "uk" else "uk"
+
+    @property
+    def order(self) -> tuple[Lang, Lang]:
+        """The order of the two languages wherever both are shown: the primary one first."""
+        return self.language, self.other_language
 
     def feed_title(self, lang: Lang | None) -> str:
         return clean(self.title) if lang is None else f"{clean(self.title)} ({LANG_NAMES[lang]})"

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-import html
-
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from .entries import Item
-from .views import MEDIA_TYPES, FeedMeta, Format, Page, View, clean, feed_id, page_url, paging_links, utc
+from .views import (
+    ICON,
+    LOGO,
+    LOGO_SIZE,
+    MEDIA_TYPES,
+    FeedMeta,
+    Format,
+    Page,
+    View,
+    clean,
+    feed_id,
+    page_url,
+    paging_links,
+    utc,
+)
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 DC_NS = "http://purl.org/dc/elements/1.1/"
@@ -44,7 +56,7 @@ class _EntryExt(BaseEntryExtension):  # type: ignore[misc]
         it = self.item
         for el in entry:
             tag = el.tag
-            if tag == "title":
+            if tag == "title" and it.title_lang:
                 el.set(XML_LANG, it.title_lang)
             elif tag == "summary" and it.summary_lang:
                 el.set(XML_LANG, it.summary_lang)
@@ -82,6 +94,12 @@ def render_xml(meta: FeedMeta, view: View, page: Page, base_url: str, items: lis
     if view.fmt == "atom":
         fg.link([{"href": href, "rel": rel, "type": self_type} for rel, href in paging.items()])
     fg.link(href=base_url + "/", rel="alternate", type="text/html")  # last: it becomes the RSS <link>
+    fg.icon(base_url + ICON)
+    if view.fmt == "atom":
+        fg.logo(base_url + LOGO)
+    else:  # width and height: RSS readers size the image without fetching it first
+        fg.image(url=base_url + LOGO, title=meta.feed_title(view.lang), link=base_url + "/",
+                 width=str(LOGO_SIZE[0]), height=str(LOGO_SIZE[1]))
     for it in items:
         fe = fg.add_entry(order="append")
         fe.feedsvc.item = it
@@ -95,10 +113,10 @@ def render_xml(meta: FeedMeta, view: View, page: Page, base_url: str, items: lis
                 fe.summary(it.summary, type="text")
             if it.texts.authors:
                 fe.author([{"name": a} for a in it.texts.authors])
-        elif it.summary:
-            fe.description(html.escape(it.summary, quote=False), isSummary=True)  # RSS description is HTML
+        elif it.summary_html:
+            fe.description(it.summary_html, isSummary=True)  # RSS description is HTML
         fe.published(it.published)
-        if it.texts.source:
-            fe.category(term=it.texts.source)
+        if it.texts.publication:
+            fe.category(term=it.texts.publication)
     out: bytes = fg.atom_str() if view.fmt == "atom" else fg.rss_str()
     return out
