@@ -29,6 +29,7 @@ compose-check:
 # Benchmarks (never part of `make test`): serving, freshness, profiles, scale -> docs/BENCHMARKS.md.
 # Bench-only tools go into the venv here. BENCH_ARGS=--quick for a smoke run.
 bench: $(STAMP)
+	bash .ci/bench-deps
 	$(BIN)/pip install -q psutil pyinstrument py-spy
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
