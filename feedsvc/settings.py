@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import tempfile
 from collections.abc import Callable, Mapping
@@ -53,6 +54,27 @@ def _optional(text: str) -> str | None:
     return text or None
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _networks(text: str) -> tuple[Network, ...]:
+    """Comma-separated addresses or CIDR blocks."""
+    try:
+        return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip())
+    except ValueError as exc:
+        raise ValueError(f"not a list of addresses or CIDR blocks: {exc}") from None
+
+
+def _urls(text: str) -> tuple[str, ...]:
+    """Comma-separated absolute http(s) URLs."""
+    found = tuple(part.strip() for part in text.split(",") if part.strip())
+    for url in found:
+        parts = urlsplit(url)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ValueError(f"{url!r} is not an absolute http(s) URL")
+    return found
+
+
 SPEC: tuple[Setting, ...] = (
     Setting("seeds", "./seeds", "folder of documents to publish (watched, subfolders too)"),
     Setting("host", "127.0.0.1", "address to listen on"),
@@ -78,6 +100,12 @@ SPEC: tuple[Setting, ...] = (
     Setting("log_format", "text", "log line format", str, ("text", "json")),
     Setting("metrics", True, "serve /metrics and count requests", _bool),
     Setting("uvloop", True, "use uvloop's event loop where installed", _bool),
+    Setting("trusted_proxies", (), "addresses or CIDRs of proxies whose X-Forwarded-* headers are trusted "
+            "(none by default)", _networks),
+    Setting("websub", True, "run the embedded WebSub hub at /websub and advertise it", _bool),
+    Setting("websub_hubs", (), "external WebSub hub URLs to ping on every change, comma-separated", _urls),
+    Setting("websub_allow_callbacks", (), "networks WebSub callbacks may also reach besides globally routable "
+            "addresses (tests, private deployments), comma-separated CIDRs", _networks),
 )
 
 
@@ -107,6 +135,10 @@ class Settings:
     log_format: str
     metrics: bool
     uvloop: bool
+    trusted_proxies: tuple[Network, ...]
+    websub: bool
+    websub_hubs: tuple[str, ...]
+    websub_allow_callbacks: tuple[Network, ...]
 
     @classmethod
     def build(cls, values: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,12 @@ ALTERNATES: dict[str, tuple[str, Any]] = {
     "log_format": ("json", "json"),
     "metrics": ("false", False),
     "uvloop": ("no", False),
+    "trusted_proxies": ("127.0.0.1, 10.0.0.0/8", (ipaddress.ip_network("127.0.0.1/32"),
+                                                 ipaddress.ip_network("10.0.0.0/8"))),
+    "websub": ("off", False),
+    "websub_hubs": ("https://hub.example.org/, http://127.0.0.1:9/hub",
+                    ("https://hub.example.org/", "http://127.0.0.1:9/hub")),
+    "websub_allow_callbacks": ("127.0.0.0/8,::1", (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1"))),
 }
 PATHS = {"seeds", "state_dir"}
 

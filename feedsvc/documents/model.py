@@ -54,6 +54,27 @@ class Reason:
         return cls(ReasonKind(data["kind"]), data["text"], data.get("line"))
 
 
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A warning about a published document: what the parser changed, guessed or left out, and the
+    line of the file (1-based, as written) it concerns; None only where no line applies."""
+
+    text: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return self.text if self.line is None else f"line {self.line}: {self.text}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"line": self.line, "message": self.text}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | str) -> Note:
+        if isinstance(data, str):  # records written before warnings had lines
+            return cls(data)
+        return cls(data["message"], data.get("line"))
+
+
 class Rejected(Exception):
     """A document file that breaks the format rules (shown on /healthz)."""
 
@@ -111,7 +132,7 @@ class Document:
     title: Bilingual
     summary: Bilingual
     body: tuple[str, ...] = ()  # the English article, one string per paragraph
-    warnings: tuple[str, ...] = field(default=())
+    warnings: tuple[Note, ...] = field(default=())
 
     @property
     def languages(self) -> tuple[Lang, ...]:
@@ -141,7 +162,7 @@ class Document:
             "title": self.title.to_json(),
             "summary": self.summary.to_json(),
             "body": {"en": list(self.body) if self.body else None},
-            "warnings": list(self.warnings),
+            "warnings": [w.to_json() for w in self.warnings],
         }
 
     @classmethod
@@ -156,7 +177,7 @@ class Document:
             title=Bilingual.from_json(data["title"]),
             summary=Bilingual.from_json(data["summary"]),
             body=tuple((data.get("body") or {}).get("en") or ()),
-            warnings=tuple(data.get("warnings") or ()),
+            warnings=tuple(Note.from_json(w) for w in data.get("warnings") or ()),
         )
 
 

@@ -11,7 +11,7 @@ from charset_normalizer import from_bytes
 from dateutil import parser as dateparser
 
 from .language import detect, script_of
-from .model import Bilingual, Document, Reason, ReasonKind, Rejected, document_id
+from .model import Bilingual, Document, Note, Reason, ReasonKind, Rejected, document_id
 from .summary import english_summary, is_read_more
 
 MAX_LINE = 20_000
@@ -295,7 +295,7 @@ def _parse(data: bytes, relpath: str, max_bytes: int) -> Document:
         title=title,
         summary=summary,
         body=tuple(latin),
-        warnings=tuple(warnings),
+        warnings=tuple(w if isinstance(w, Note) else Note(w) for w in warnings),
     )
 
 
