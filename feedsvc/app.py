@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import json
 import re
 import time
@@ -12,11 +13,12 @@ from importlib import resources
 from aiohttp import web
 
 from . import headers as policy
+from .documents.files import shown
 from .documents.model import LANGS
 from .feeds import VIEWS, View
 from .feeds.views import FAVICON, FAVICON_ICO, ICON, LOGO
 from .metrics import Metrics
-from .publisher import HOME_ENTRIES, Key
+from .publisher import HOME_ENTRIES, Busy, Key
 from .service import Service
 from .settings import Settings
 from .shelf import Rendered
@@ -27,6 +29,7 @@ SERVICE = web.AppKey("service", Service)
 METRICS = web.AppKey("metrics", Metrics)
 
 MAX_LIMIT = 500
+HEALTH_REJECTED = 100  # rejections listed on /healthz; the count gives the rest
 _HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$")
 
 
@@ -75,7 +78,8 @@ def _matches(rendered: Rendered, if_none_match: str) -> bool:
 
 
 def _respond(request: web.Request, rendered: Rendered) -> web.Response:
-    """200 or 304 from cached bytes: If-None-Match wins; else If-Modified-Since at or after Last-Modified."""
+    """200 or 304 from cached bytes: If-None-Match wins; else If-Modified-Since at or after
+    Last-Modified, unless it is later than our clock (RFC 9110 13.1.3: such a date is invalid)."""
     headers = request.headers
     gz = _wants_gzip(headers.get("Accept-Encoding", ""))
     inm = headers.get("If-None-Match")
@@ -83,7 +87,7 @@ def _respond(request: web.Request, rendered: Rendered) -> web.Response:
         fresh = inm in rendered.quoted or _matches(rendered, inm)  # the exact tag we sent, nearly always
     else:
         fresh = "If-Modified-Since" in headers and (ims := request.if_modified_since) is not None \
-            and ims >= rendered.last_modified
+            and rendered.last_modified <= ims <= dt.datetime.now(dt.UTC)
     if fresh:
         return web.Response(status=304, headers=rendered.headers_gzip if gz else rendered.headers)
     if gz:
@@ -101,8 +105,11 @@ class Routes:
         self._bound_host = self.publisher.base_url.split("://", 1)[1]
 
     def base_url(self, request: web.Request) -> str:
-        """The configured base URL, else the one the client used (proxies' X-Forwarded-* honoured)."""
-        if self.settings.base_url:
+        """The configured base URL; else, for a request through a trusted proxy, the URL its
+        X-Forwarded-* (or Host) headers name; else the address the service is bound to. A client
+        that is not a trusted proxy never chooses the links: a cache in front would serve its
+        variant to everyone."""
+        if self.settings.base_url or not self._trusted(request):
             return self.publisher.base_url
         headers = request.headers
         proto = headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower() or request.scheme
@@ -111,21 +118,36 @@ class Routes:
             return self.publisher.base_url
         return f"{proto}://{host}"
 
+    def _trusted(self, request: web.Request) -> bool:
+        proxies = self.settings.trusted_proxies
+        if not proxies or request.remote is None:
+            return False
+        try:
+            address = ipaddress.ip_address(request.remote.split("%", 1)[0])
+        except ValueError:
+            return False
+        return any(address in network for network in proxies)
+
     async def _send(self, request: web.Request, key: Key) -> web.Response:
         rendered = self.publisher.get(key)
         if rendered is None:
             if not self.service.ready:
                 return _error(503, "starting: the first scan of the seeds folder is not finished",
                               **{"Retry-After": "1"})
-            rendered = await self.publisher.variant(key)
+            try:
+                rendered = await self.publisher.variant(key)
+            except Busy as exc:
+                return _error(503, str(exc), **{"Retry-After": "1"})
         return _respond(request, rendered)
 
     def default_base(self, request: web.Request) -> bool:
         """Whether the request's URLs are those of the pre-rendered bytes (no header parsing needed)."""
         headers = request.headers
         # We serve plain HTTP only (TLS ends at a proxy, which sends X-Forwarded-Proto).
-        return (headers.get("Host") == self._bound_host and "X-Forwarded-Host" not in headers
-                and "X-Forwarded-Proto" not in headers)
+        if headers.get("Host") == self._bound_host and "X-Forwarded-Host" not in headers \
+                and "X-Forwarded-Proto" not in headers:
+            return True
+        return not self._trusted(request)
 
     def feed(self, view: View) -> Handler:
         async def handler(request: web.Request) -> web.StreamResponse:
@@ -153,8 +175,10 @@ class Routes:
         body = {
             "status": health.status,
             "documents": health.documents,
-            "rejected": [{"path": path, "reason": str(reason), "kind": reason.kind.value, "line": reason.line}
-                         for path, reason in health.rejected],
+            # The first few, so that 20,000 rejected files do not make a 1 MB health check.
+            "rejected": [{"path": shown(path), "reason": str(reason), "kind": reason.kind.value, "line": reason.line}
+                         for path, reason in health.rejected[:HEALTH_REJECTED]],
+            "rejected_total": len(health.rejected),
             "last_change": health.last_change.isoformat() if health.last_change else None,
             "watcher": "alive" if health.watcher_alive else "dead",
             "problems": [p.text for p in health.problems],
@@ -184,8 +208,10 @@ def _route(routes: Routes, metrics: Metrics | None, path: str, handler: Handler,
     observe = metrics.requests.recorder(path) if metrics is not None else None
     clock = time.perf_counter
     current = routes.publisher.shelf.default
-    # With FEEDSVC_BASE_URL set, every request's URLs are those of the pre-rendered bytes.
-    default_base = None if routes.settings.base_url else routes.default_base
+    # With FEEDSVC_BASE_URL set, or no proxy trusted, every request's URLs are those of the
+    # pre-rendered bytes.
+    settings = routes.settings
+    default_base = None if settings.base_url or not settings.trusted_proxies else routes.default_base
 
     async def route(request: web.Request) -> web.StreamResponse:
         started = clock()
@@ -207,6 +233,11 @@ def _route(routes: Routes, metrics: Metrics | None, path: str, handler: Handler,
             observe(response.status, clock() - started)
         return response
     return route
+
+
+async def _preflight(request: web.Request) -> web.StreamResponse:
+    """CORS preflight: browser code may poll with its own validators (If-None-Match and the like)."""
+    return web.Response(status=204, headers=policy.preflight())
 
 
 # Icons: the feeds point at them, and browsers, Liferea and Miniflux ask for /favicon.ico.
@@ -235,6 +266,7 @@ def create_app(settings: Settings, *, service: Service | None = None,
     def add(path: str, handler: Handler, *, prerendered: str | None = None) -> None:
         app.router.add_get(path, _route(routes, metrics if settings.metrics else None, path, handler,
                                         prerendered=prerendered))
+        app.router.add_route("OPTIONS", path, _preflight)
 
     for view in VIEWS:
         add(view.path, routes.feed(view), prerendered=view.path)

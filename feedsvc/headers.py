@@ -13,7 +13,8 @@ def _cached(max_age: int) -> dict[str, str]:
 
 def feed(max_age: int) -> dict[str, str]:
     """A feed: cacheable, readable from any origin (browser code polls feeds too)."""
-    return {**_cached(max_age), "Access-Control-Allow-Origin": "*"}
+    return {**_cached(max_age), "Access-Control-Allow-Origin": "*",
+            "Access-Control-Expose-Headers": "ETag, Last-Modified, Link"}
 
 
 def page(max_age: int) -> dict[str, str]:
@@ -27,3 +28,11 @@ def static() -> dict[str, str]:
     """An icon: the same bytes for a whole release, so caches may keep it for a day."""
     return {"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff",
             "Access-Control-Allow-Origin": "*"}
+
+
+def preflight() -> dict[str, str]:
+    """The answer to a CORS preflight of any GET route."""
+    return {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+            "Access-Control-Allow-Headers": "If-None-Match, If-Modified-Since, Cache-Control, Accept",
+            "Access-Control-Expose-Headers": "ETag, Last-Modified, Link", "Access-Control-Max-Age": "86400",
+            "Cache-Control": "public, max-age=86400", "Vary": "Origin"}

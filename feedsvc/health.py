@@ -14,13 +14,14 @@ class Concern(enum.Enum):
 
     SEEDS = "seeds"
     WATCHER = "watcher"
+    SYNC = "sync"  # a batch failed: the index and the folder may disagree until a rescan succeeds
     INDEX = "index"
     RENDER = "render"
 
     @property
     def serving(self) -> bool:
         """Whether the feeds can no longer follow the folder while this lasts."""
-        return self in (Concern.SEEDS, Concern.WATCHER)
+        return self in (Concern.SEEDS, Concern.WATCHER, Concern.SYNC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass
 from pathlib import Path
 
-from .documents.model import LANGS, Document, Entry, Lang, Reason, document_id
+from .documents.model import LANGS, Document, Entry, Lang, Reason, ReasonKind, document_id
 from .journal import Journal
 
 log = logging.getLogger("feedsvc.index")
@@ -310,24 +310,25 @@ class Index:
         rows, removed, touched = list(rows), list(removed), list(touched)
         if not rows and not removed and not touched:
             return
-        params = [
-            (r.path, document_id(r.path), r.state.hash.hex(), r.state.size, r.state.mtime_ns,
-             r.record,
-             json.dumps(r.state.reason.to_json()) if r.state.reason else None,
-             r.state.published_ns, *astuple(r.versions),
-             int("en" in r.state.langs), int("uk" in r.state.langs))
-            for r in rows
-        ]
-        journal = [(r.path, r.state.published_ns if r.state.reason is None else None) for r in rows
+        # A name SQLite cannot hold (not UTF-8) is only ever a rejection: it is kept in memory and
+        # found again by the next start's scan.
+        stored = [r for r in rows if _storable(r.path)]
+        removed_stored = [p for p in removed if _storable(p)]
+        touched_stored = [t for t in touched if _storable(t[0])]
+        journal = [(r.path, r.state.published_ns if r.state.reason is None else None) for r in stored
                    if self._published_changes(r.path, r.state)]
-        journal += [(path, None) for path in removed if self._published_changes(path, None)]
+        journal += [(path, None) for path in removed_stored if self._published_changes(path, None)]
         try:
-            self._execute_batch(params, removed, touched)
+            self._execute_batch([_params(r) for r in stored], removed_stored, touched_stored)
         except sqlite3.Error as exc:
             if self._location == ":memory:":
                 raise
             self._fall_back_to_memory(exc)
-            self._execute_batch(params, removed, touched)
+            self._execute_batch([_params(r) for r in stored], removed_stored, touched_stored)
+        except (OverflowError, ValueError) as exc:
+            # One row the database cannot hold must not cost the others their place.
+            log.error("a batch could not be written (%s); writing its %d rows one by one", exc, len(stored))
+            rows = self._write_one_by_one(rows, stored, removed_stored, touched_stored)
         self._journal.append(journal)
         for path, size, mtime_ns in touched:
             old = self._states[path]
@@ -339,6 +340,21 @@ class Index:
         if rows or removed:  # a stat that moved without its bytes changes no feed
             self.generation += 1
             self.summary = self._summarise()
+
+    def _write_one_by_one(self, rows: list[Row], stored: list[Row], removed: list[str],
+                          touched: list[tuple[str, int, int]]) -> list[Row]:
+        """The rows of a failed batch written singly; a row that still fails becomes its file's
+        rejection, kept in memory."""
+        self._execute_batch([], removed, touched)
+        failed: dict[str, Row] = {}
+        for row in stored:
+            try:
+                self._execute_batch([_params(row)], [], [])
+            except (OverflowError, ValueError) as exc:
+                reason = Reason(ReasonKind.INTERNAL, f"cannot be indexed: {type(exc).__name__}: {exc}")
+                failed[row.path] = Row(row.path, FileState(row.state.hash, row.state.size, row.state.mtime_ns, 0,
+                                                           (), reason), None, row.versions)
+        return [failed.get(r.path, r) for r in rows]
 
     def _published_changes(self, path: str, new: FileState | None) -> bool:
         """Whether a write starts or ends the publication of `path`, or moves its time (journal-worthy)."""
@@ -387,6 +403,20 @@ class Index:
         except (OSError, ValueError):
             return False
         return (st.st_size, st.st_mtime_ns) == (size, mtime_ns)
+
+
+def _storable(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _params(r: Row) -> tuple[object, ...]:
+    return (r.path, document_id(r.path), r.state.hash.hex(), r.state.size, r.state.mtime_ns, r.record,
+            json.dumps(r.state.reason.to_json()) if r.state.reason else None,
+            r.state.published_ns, *astuple(r.versions), int("en" in r.state.langs), int("uk" in r.state.langs))
 
 
 _LANGS_BY_FLAGS: dict[tuple[int, int], tuple[Lang, ...]] = {

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from . import pool
-from .documents.files import NOT_REGULAR, SYMLINK, classify, read_bounded
+from .documents.files import NOT_REGULAR, SYMLINK, classify, name_problem, read_bounded, shown
 from .documents.model import Lang, Reason, ReasonKind, Rejected
 from .documents.parse import parse_document
 from .index import NO_VERSIONS, FileState, Index, Row, Versions
@@ -117,7 +117,7 @@ class Ingest:
                             if not item.name.startswith("."):
                                 stack.append((item.path, f"{prefix}{item.name}/"))
                         else:
-                            yield prefix + item.name, Stat(st.st_mode, st.st_size, st.st_mtime_ns)
+                            yield prefix + item.name, Stat(st.st_mode, st.st_size, _ns(st.st_mtime_ns))
             except OSError as exc:
                 if folder == root:
                     reason = "does not exist" if isinstance(exc, FileNotFoundError) else exc.strerror or str(exc)
@@ -174,7 +174,12 @@ class Ingest:
                     continue  # its close event will bring it in
                 # Popped, not read: on a cold start of 100,000 files the stats then shrink as the
                 # index grows, instead of both peaking together.
-                result = self._examine(rel, stats.pop(rel, None) if stats else None)
+                try:
+                    result = self._examine(rel, stats.pop(rel, None) if stats else None)
+                except RootUnavailable:
+                    raise
+                except Exception as exc:  # a bug meeting one file rejects that file, never the batch
+                    result = self._failed(rel, exc)
                 if isinstance(result, Job):
                     jobs.append(result)
                 else:
@@ -194,24 +199,27 @@ class Ingest:
                      len(outcome.removed), len(outcome.rejected))
         return outcome
 
-    def _examine(self, rel: str, before: Stat | os.stat_result | None) -> Job | Change | Same | None:
+    def _examine(self, rel: str, before: Stat | None) -> Job | Change | Same | None:
         """What one path needs, from its stat alone: a Job to read it, a rejected Row, Same when
         its stat did not move, None when it is not a document."""
         reason = classify(rel, self.pattern)
         if reason is not None:
-            log.debug("ignored %s: %s", rel, reason)
+            log.debug("ignored %s: %s", shown(rel), reason)
             return None
         full = os.path.join(self.root, rel)
         if before is None:
             try:
-                before = os.lstat(full)
+                st = os.lstat(full)
             except OSError:
                 return None
+            before = Stat(st.st_mode, st.st_size, _ns(st.st_mtime_ns))
         if stat.S_ISDIR(before.st_mode):
             return None
         known = self.index.state(rel)
         if known is not None and _unchanged(known, before):
             return Same(before.st_size, before.st_mtime_ns)
+        if (bad_name := name_problem(rel)) is not None:
+            return self._rejected(rel, before.st_size, before.st_mtime_ns, _digest(b"", bad_name), bad_name)
         if not stat.S_ISREG(before.st_mode):
             why = SYMLINK if stat.S_ISLNK(before.st_mode) else NOT_REGULAR
             return self._rejected(rel, before.st_size, before.st_mtime_ns, _digest(b"", why), why)
@@ -248,7 +256,14 @@ class Ingest:
         except BrokenProcessPool:
             results = self._load_here(jobs, "a parser process died")
         for job, result in zip(jobs, results):
-            self._settle(chunk, job.rel, self._row(job.rel, result) if isinstance(result, Read) else result)
+            if isinstance(result, Read):
+                try:
+                    change = self._row(job.rel, result)
+                except Exception as exc:  # one file's bug is that file's rejection
+                    change = self._failed(job.rel, exc)
+                self._settle(chunk, job.rel, change)
+            else:
+                self._settle(chunk, job.rel, result)
         for row in chunk.rows:
             self._log_row(row, self.index.state(row.path), chunk.outcome, chunk.level)
         self.index.write(chunk.rows, chunk.removed, chunk.touched)
@@ -269,7 +284,7 @@ class Ingest:
                 chunk.outcome.removed.append(rel)
                 if known.reason is None:
                     chunk.outcome.views |= {None, *known.langs}
-                log.log(chunk.level, "document removed: %s", rel)
+                log.log(chunk.level, "document removed: %s", shown(rel))
         elif isinstance(result, Unsettled):
             chunk.outcome.unsettled.append(rel)
         elif isinstance(result, Same):
@@ -285,20 +300,21 @@ class Ingest:
         rel = row.path
         if row.state.reason is not None:
             outcome.rejected.append((rel, row.state.reason))
-            log.warning("document rejected: %s: %s", rel, row.state.reason)
+            log.warning("document rejected: %s: %s", shown(rel), row.state.reason)
         elif known is None or known.reason is not None:
             outcome.added.append(rel)
-            log.log(level, "document accepted: %s (%s)", rel, ",".join(row.state.langs))
+            log.log(level, "document accepted: %s (%s)", shown(rel), ",".join(row.state.langs))
         else:
             outcome.changed.append(rel)
-            log.log(level, "document changed: %s", rel)
+            log.log(level, "document changed: %s", shown(rel))
 
     def _seen(self, rel: str, mtime_ns: int) -> int:
         """When the service saw this version of the file: its mtime when that is believable (just
         written, or the first scan of a new index), else now. Never later than now."""
         now = self._clock()
         if mtime_ns > now + FUTURE_SLACK_NS:
-            log.warning("file time of %s is %.0f s in the future; dated now instead", rel, (mtime_ns - now) / 1e9)
+            log.warning("file time of %s is %.0f s in the future; dated now instead", shown(rel),
+                        (mtime_ns - now) / 1e9)
         if self._first_scan or now - GRACE_NS <= mtime_ns <= now:
             return min(mtime_ns, now)
         return now  # copied in with an old preserved mtime (cp -p, rsync -a), or edited while stopped
@@ -331,6 +347,13 @@ class Ingest:
         if changed or not was_published:
             views.add(None)
         return Change(Row(rel, state, parsed.record, versions), frozenset(views))
+
+    def _failed(self, rel: str, exc: Exception) -> Change:
+        log.error("handling %s failed; it is rejected, the rest of the batch goes on", shown(rel), exc_info=exc)
+        reason = Reason(ReasonKind.INTERNAL, f"internal error handling this file: {type(exc).__name__}: {exc}")
+        known = self.index.state(rel)
+        size, mtime = (known.size, known.mtime_ns) if known is not None else (0, 0)
+        return self._rejected(rel, size, mtime, _digest(b"", reason), reason)
 
     def _rejected(self, rel: str, size: int, mtime_ns: int, digest: bytes, reason: Reason) -> Change:
         known = self.index.state(rel)
@@ -374,7 +397,12 @@ class Read(NamedTuple):
     parsed: Parsed | Reason
 
 
-def _unchanged(known: FileState, st: Stat | os.stat_result) -> bool:
+def _ns(value: int) -> int:
+    """A file time as SQLite can store it: ext4 allows years past 2262, which overflow int64 ns."""
+    return max(-(1 << 63), min(value, (1 << 63) - 1))
+
+
+def _unchanged(known: FileState, st: Stat) -> bool:
     """Whether a file's stat is the one the index has; a read error is retried all the same."""
     return (known.size, known.mtime_ns) == (st.st_size, st.st_mtime_ns) and \
         not (known.reason is not None and known.reason.retried)
@@ -396,21 +424,22 @@ def load(job: Job) -> Loaded:
     except OSError as exc:
         reason = Reason(ReasonKind.UNREADABLE, f"cannot read: {exc.strerror or exc}")
         return Read(job.size, job.mtime_ns, _digest(b"", reason), reason)
-    if (after.st_size, after.st_mtime_ns) != (job.size, job.mtime_ns) or \
+    mtime_ns = _ns(after.st_mtime_ns)
+    if (after.st_size, mtime_ns) != (job.size, job.mtime_ns) or \
             (len(data) != after.st_size and len(data) <= job.max_bytes):
         return Unsettled()
     digest = _digest(data)
     if digest == job.known_hash:
-        return Same(after.st_size, after.st_mtime_ns)
+        return Same(after.st_size, mtime_ns)
     try:
         document = parse_document(data, job.rel, max_bytes=job.max_bytes)
     except Rejected as exc:
-        return Read(after.st_size, after.st_mtime_ns, _digest(data, exc.reason), exc.reason)
+        return Read(after.st_size, mtime_ns, _digest(data, exc.reason), exc.reason)
     except Exception as exc:
         reason = Reason(ReasonKind.PARSER_ERROR, f"parser error: {type(exc).__name__}: {exc}")
-        return Read(after.st_size, after.st_mtime_ns, _digest(data, reason), reason)
+        return Read(after.st_size, mtime_ns, _digest(data, reason), reason)
     record = json.dumps(document.to_json(), ensure_ascii=False, separators=(",", ":"))
-    return Read(after.st_size, after.st_mtime_ns, digest, Parsed(record, document.languages,
+    return Read(after.st_size, mtime_ns, digest, Parsed(record, document.languages,
                                                                    (document.digest("en"), document.digest("uk"))))
 
 

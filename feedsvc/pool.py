@@ -9,9 +9,11 @@ they go when it is done.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -23,6 +25,20 @@ log = logging.getLogger("feedsvc.pool")
 POOL_MIN = 1000
 # Seconds the first parser process may take to start (the fork server loads in ~0.5 s).
 START_TIMEOUT = 60
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """Linux: this process gets SIGTERM when the one that forked it dies, so a service killed with
+    SIGKILL (an OOM kill, a supervisor) leaves no parser process behind. The fork server itself
+    already exits when the service's end of its pipe closes."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the pool's own shutdown is all there is
+        return
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(0)
 
 
 def cores() -> int:
@@ -62,7 +78,7 @@ class Parsers:
                 try:
                     start_server()
                     context = multiprocessing.get_context("forkserver")
-                    pool = ProcessPoolExecutor(cores(), mp_context=context)
+                    pool = ProcessPoolExecutor(cores(), mp_context=context, initializer=die_with_parent)
                     # Forked here, under the lock: a caller that found no idle process would fork
                     # a second one, which would then idle beside the first.
                     pool.submit(os.getpid).result(timeout=START_TIMEOUT)

@@ -6,7 +6,10 @@ models again, and the pages holding the models (~100 MB) are shared rather than 
 
 from .documents.language import warm_up
 from .ingest import load
+from .pool import die_with_parent
 
 __all__ = ["load"]
 
+# The fork server is the service's child: it goes when the service goes, however it dies.
+die_with_parent()
 warm_up()

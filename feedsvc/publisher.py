@@ -25,6 +25,13 @@ HOME_ENTRIES = 20
 # A variant rendered while another change was being indexed is thrown away and rendered again,
 # at most this many times; under endless churn the last one is served.
 _VARIANT_TRIES = 5
+# Distinct variants rendered at once; more get 503 with Retry-After: a flood of distinct ?limit=
+# values must not queue seconds of rendering, nor the memory it takes.
+MAX_VARIANT_RENDERS = 8
+
+
+class Busy(Exception):
+    """Too many distinct variants are being rendered; the client should retry shortly."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +58,7 @@ class Publisher:
         self.base_url = settings.bound_url
         self.problem: str | None = None
         self._worker = worker
+        self._renderer = Worker()  # variants' bytes, off the worker that indexes changes
         self._metrics = metrics
         self._index: Index | None = None
         self._totals: dict[Lang | None, int] = {None: 0, "en": 0, "uk": 0}
@@ -96,16 +104,23 @@ class Publisher:
     def _render(self, key: Key, pages: dict[tuple[Lang | None, int, int], tuple[Entry, ...]]) -> Rendered:
         """One page of one view from the index (worker thread); `pages` shares a page's entries
         between the three formats of a view."""
+        return self._build(key, self._page(key, pages))
+
+    def _page(self, key: Key, pages: dict[tuple[Lang | None, int, int], tuple[Entry, ...]]) -> Page:
+        """What one page shows, read from the index (worker thread)."""
         assert self._index is not None
-        started = time.perf_counter()
         lang = key.view.lang if key.view else None
         where = (lang, key.limit, (key.page - 1) * key.limit)
         entries = pages.get(where)
         if entries is None:
             entries = pages[where] = self._index.page(*where)
-        updated = utc(self._index.newest_update(lang))
-        page = Page(entries=entries, number=key.page, limit=key.limit, total=self._index.count(lang),
-                    updated=updated, default_limit=self.settings.page_size)
+        return Page(entries=entries, number=key.page, limit=key.limit, total=self._index.count(lang),
+                    updated=utc(self._index.newest_update(lang)), default_limit=self.settings.page_size)
+
+    def _build(self, key: Key, page: Page) -> Rendered:
+        """The bytes of one page (any thread: it reads nothing but `page`)."""
+        started = time.perf_counter()
+        updated = utc(page.updated)
         if key.view is None:
             body = render_home(self.meta, page, key.base_url)
             rendered = Rendered.build(body, "text/html; charset=utf-8", updated, headers.page(self.settings.max_age))
@@ -130,13 +145,16 @@ class Publisher:
         return self.shelf.extra(key)
 
     async def variant(self, key: Key) -> Rendered:
-        """Bytes for a non-default page or base URL: rendered once per published state, then shared."""
+        """Bytes for a non-default page or base URL: rendered once per published state, then shared.
+        Raises Busy when too many distinct variants are being rendered already."""
         found = self.get(key)
         if found is not None:
             return found
         waiting = self._variants.get(key)
         if waiting is not None:
             return await asyncio.shield(waiting)
+        if len(self._variants) >= MAX_VARIANT_RENDERS:
+            raise Busy(f"{len(self._variants)} other pages are being rendered; try again in a second")
         waiting = asyncio.ensure_future(self._render_variant(key))
         self._variants[key] = waiting
         try:
@@ -146,7 +164,10 @@ class Publisher:
 
     async def _render_variant(self, key: Key) -> Rendered:
         for _ in range(_VARIANT_TRIES):
-            generation, rendered = await self._worker.run(self._render_now, key)
+            # The index is read on the worker (milliseconds), the bytes made on the renderer: a
+            # flood of large variants then never queues ahead of a change on the worker.
+            generation, page = await self._worker.run(self._page_now, key)
+            rendered = await self._renderer.run(self._build, key, page)
             if generation == self.shelf.generation:
                 self.shelf.put_extra(key, rendered, generation)
                 return rendered
@@ -158,6 +179,9 @@ class Publisher:
                 pass
         return rendered
 
-    def _render_now(self, key: Key) -> tuple[int, Rendered]:
+    def _page_now(self, key: Key) -> tuple[int, Page]:
         assert self._index is not None
-        return self._index.generation, self._render(key, {})
+        return self._index.generation, self._page(key, {})
+
+    def close(self) -> None:
+        self._renderer.close()

@@ -71,6 +71,7 @@ class Service:
         if self.index is not None:
             await self.worker.run(self.index.close)
         self.worker.close()
+        self.publisher.close()
 
     @property
     def ready(self) -> bool:

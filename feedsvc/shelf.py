@@ -49,14 +49,22 @@ class Rendered:
                    frozenset((plain["ETag"], packed["ETag"])))
 
 
+# What the variants on the shelf may hold, plain and gzip together: a ?limit=500 page of real
+# digests is ~4.6 MB, so a count alone let a flood of distinct variants take a gigabyte.
+EXTRA_BYTES = 48 << 20
+
+
 class Shelf:
     """The current bytes: each route's default page by path, replaced per published state; other
-    variants (pages, limits, base URLs) in an LRU emptied whenever a new state is published."""
+    variants (pages, limits, base URLs) in an LRU bounded by count and bytes, emptied whenever a
+    new state is published."""
 
-    def __init__(self, extra_capacity: int = 256) -> None:
+    def __init__(self, extra_capacity: int = 256, extra_bytes: int = EXTRA_BYTES) -> None:
         self._defaults: dict[str, Rendered] = {}
         self._extra: OrderedDict[Hashable, Rendered] = OrderedDict()
         self._capacity = extra_capacity
+        self._max_bytes = extra_bytes
+        self._bytes = 0
         self.generation = -1  # the index generation the bytes on the shelf come from
 
     def default(self, path: str) -> Rendered | None:
@@ -67,6 +75,7 @@ class Shelf:
         self._defaults = {**self._defaults, **defaults}
         self.generation = generation
         self._extra.clear()
+        self._bytes = 0
 
     def extra(self, key: Hashable) -> Rendered | None:
         found = self._extra.get(key)
@@ -77,6 +86,22 @@ class Shelf:
     def put_extra(self, key: Hashable, rendered: Rendered, generation: int) -> None:
         if generation != self.generation:
             return  # rendered from another state than the one published
+        size = _size(rendered)
+        if size > self._max_bytes // 4:
+            return  # one huge page would push out everything else; rendering it again is cheaper
+        old = self._extra.pop(key, None)
+        if old is not None:
+            self._bytes -= _size(old)
         self._extra[key] = rendered
-        while len(self._extra) > self._capacity:
-            self._extra.popitem(last=False)
+        self._bytes += size
+        while len(self._extra) > self._capacity or self._bytes > self._max_bytes:
+            _, dropped = self._extra.popitem(last=False)
+            self._bytes -= _size(dropped)
+
+    @property
+    def extra_bytes(self) -> int:
+        return self._bytes
+
+
+def _size(rendered: Rendered) -> int:
+    return len(rendered.body) + len(rendered.gzipped)

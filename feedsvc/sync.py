@@ -51,6 +51,7 @@ class Sync:
         self._pending = Pending(rescan=True)
         self._wake = asyncio.Event()
         self._root_problem: str | None = None
+        self._sync_problem: str | None = None
         self.watcher = Watcher(settings.seeds, mode=settings.watch, debounce=settings.debounce,
                                poll_interval=settings.poll_interval, on_ready=self.enqueue,
                                on_event=self._count_event, loop=asyncio.get_running_loop())
@@ -95,13 +96,17 @@ class Sync:
         except RootUnavailable as exc:
             self._set_root_problem(str(exc))
             outcome = Outcome()
-        except Exception:  # a bug must not stop the loop; the next scan retries
-            log.exception("ingest failed")
+        except Exception as exc:  # a bug must not stop the loop: say so, and rescan soon
+            log.exception("ingest failed; rescanning in 5 s")
+            self._sync_problem = f"ingest failed: {type(exc).__name__}: {exc}; the feeds may miss changes"
+            asyncio.get_running_loop().call_later(5.0, self.enqueue, (), (), True)
             outcome = Outcome()
         else:
             self._metrics.ingest_seconds.observe(time.perf_counter() - started)
-            if self._root_problem is not None and batch.rescan:
-                self._set_root_problem(None)
+            if batch.rescan:
+                self._sync_problem = None  # a whole scan went through: the index matches the folder
+                if self._root_problem is not None:
+                    self._set_root_problem(None)
         if outcome.unsettled:
             asyncio.get_running_loop().call_later(self.settings.debounce * 5, self.enqueue, set(outcome.unsettled))
         if outcome.visible:
@@ -171,6 +176,8 @@ class Sync:
         found = []
         if self._root_problem:
             found.append(Problem(Concern.SEEDS, self._root_problem))
+        if self._sync_problem:
+            found.append(Problem(Concern.SYNC, self._sync_problem))
         if self.ready and not self.watcher.alive:
             found.append(Problem(Concern.WATCHER, "watcher stopped; restarting it"))
         return found

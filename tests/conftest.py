@@ -172,3 +172,51 @@ def require_tool(name: str) -> str:
     if os.environ.get("CI"):
         pytest.fail(f"{name} is not installed; .ci/system-deps installs it")
     pytest.skip(f"{name} not installed (bash .ci/system-deps installs it)")
+
+
+# -- nothing of ours outlives the suite -------------------------------------------------------------
+
+_OURS = ("multiprocessing.forkserver", "-m feedsvc", "bin/feedsvc serve")
+_SESSION_START = time.time()
+
+
+def _proc_table() -> dict[int, tuple[int, float, str]]:
+    """pid -> (parent pid, start time in seconds since the epoch, command line), from /proc."""
+    table = {}
+    ticks, boot = os.sysconf("SC_CLK_TCK"), 0.0
+    with open("/proc/stat") as stat:
+        boot = next(float(line.split()[1]) for line in stat if line.startswith("btime"))
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        table[int(entry)] = (int(fields[1]), boot + int(fields[19]) / ticks, cmdline)
+    return table
+
+
+def leftover_processes() -> list[str]:
+    """Our processes started during this session that are still running: servers, fork servers and
+    parser processes; the fork server of this test process (and its children) lives as long as it."""
+    me = os.getpid()
+    table = _proc_table()
+    mine = {pid for pid, (ppid, _, cmd) in table.items() if ppid == me and "multiprocessing.forkserver" in cmd}
+    mine |= {pid for pid, (ppid, _, _) in table.items() if ppid in mine}
+    return [f"{pid}: {cmd[:120]}" for pid, (_, started, cmd) in table.items()
+            if pid != me and pid not in mine and started >= _SESSION_START - 1 and any(o in cmd for o in _OURS)]
+
+
+def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
+    if not sys.platform.startswith("linux") or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    deadline = time.monotonic() + 10
+    while (left := leftover_processes()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if left:
+        print("\nprocesses left behind by the tests:\n  " + "\n  ".join(left), file=sys.stderr)
+        session.exitstatus = 1

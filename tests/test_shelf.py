@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import hashlib
+import os
 
 import pytest
 
@@ -175,3 +176,18 @@ def test_putting_an_existing_key_replaces_it_without_growing() -> None:
     shelf.put_extra("a", a2, 0)
     assert shelf.extra("a") is a2
     assert shelf.extra("b") is b
+
+
+def test_variants_are_bounded_by_bytes_not_only_by_count() -> None:
+    """A ?limit=500 page is megabytes: 256 of them must not stay on the shelf."""
+    shelf = Shelf(extra_capacity=256, extra_bytes=1_000_000)
+    shelf.publish(1, {})
+    big = os.urandom(100_000)  # incompressible: the gzip form is as large, 200 KB in all
+    for n in range(40):
+        shelf.put_extra(("page", n), Rendered.build(big + bytes([n]), "text/plain", dt.datetime(2026, 1, 1, tzinfo=dt.UTC), {}), 1)
+        assert shelf.extra_bytes <= 1_000_000
+    assert shelf.extra(("page", 39)) is not None and shelf.extra(("page", 0)) is None
+    shelf.put_extra("huge", Rendered.build(os.urandom(400_000), "text/plain", dt.datetime(2026, 1, 1, tzinfo=dt.UTC), {}), 1)
+    assert shelf.extra("huge") is None, "a page over a quarter of the budget is not kept"
+    shelf.publish(2, {})
+    assert shelf.extra_bytes == 0

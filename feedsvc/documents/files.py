@@ -41,6 +41,25 @@ def classify(relpath: str, pattern: str = DEFAULT_PATTERN) -> str | None:
     return None
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)} | {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
+
+
+def shown(path: str) -> str:
+    """A file name as it may be shown in a log line or a page: bytes that are not UTF-8 as \\xNN,
+    control characters escaped, so a name can never forge a line or break an encoder."""
+    text = path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return text.translate(_CONTROL)
+
+
+def name_problem(relpath: str) -> Reason | None:
+    """Why a file's name cannot be published (an id, a URL, a row need UTF-8), or None."""
+    try:
+        relpath.encode("utf-8")
+    except UnicodeEncodeError:
+        return Reason(ReasonKind.UNSAFE_NAME, f"file name is not valid UTF-8 ({shown(relpath)}); rename it")
+    return None
+
+
 SYMLINK = Reason(ReasonKind.SYMLINK, "symbolic link: not followed, not published")
 NOT_REGULAR = Reason(ReasonKind.NOT_REGULAR, "not a regular file")
 

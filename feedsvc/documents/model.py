@@ -28,6 +28,9 @@ class ReasonKind(enum.Enum):
     UNREADABLE = "unreadable"
     OUTSIDE_ROOT = "outside-root"
     PARSER_ERROR = "parser-error"
+    TWO_DOCUMENTS = "two-documents"
+    UNSAFE_NAME = "unsafe-name"
+    INTERNAL = "internal-error"
 
 
 @dataclass(frozen=True, slots=True)
