@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import ipaddress
 import json
 import re
 import time
 from collections.abc import Awaitable, Callable
 from importlib import resources
+from typing import Any
 
 from aiohttp import web
 
@@ -16,12 +19,14 @@ from . import headers as policy
 from .documents.files import shown
 from .documents.model import LANGS
 from .feeds import VIEWS, View
+from .feeds.newsroom import preview_page, status_page
 from .feeds.views import FAVICON, FAVICON_ICO, ICON, LOGO
 from .metrics import Metrics
 from .publisher import HOME_ENTRIES, Busy, Key
 from .service import Service
 from .settings import Settings
 from .shelf import Rendered
+from .status import Query, State, preview, status
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -29,6 +34,8 @@ SERVICE = web.AppKey("service", Service)
 METRICS = web.AppKey("metrics", Metrics)
 
 MAX_LIMIT = 500
+EDITOR_COOKIE = "feedsvc_editor"
+STATUS_MAX_LIMIT = 500
 HEALTH_REJECTED = 100  # rejections listed on /healthz; the count gives the rest
 _HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$")
 
@@ -170,6 +177,76 @@ class Routes:
             return _respond(request, rendered)
         return handler
 
+    # -- the newsroom: for editors, behind the editor token or loopback ---------------------
+
+    def _editor(self, request: web.Request) -> bool:
+        token = self.settings.editor_token
+        if token is None:
+            return self.settings.loopback
+        sent = request.headers.get("Authorization", "")
+        candidate = sent[7:].strip() if sent[:7].lower() == "bearer " else request.cookies.get(EDITOR_COOKIE, "")
+        return hmac.compare_digest(candidate.encode(), token.encode())
+
+    def newsroom(self, handler: Handler) -> Handler:
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            token = self.settings.editor_token
+            opened = request.query.get("token")  # a link an editor opened once
+            if token is not None and opened is not None and hmac.compare_digest(opened.encode(), token.encode()):
+                response = web.HTTPSeeOther(request.path)
+                response.set_cookie(EDITOR_COOKIE, token, httponly=True, samesite="Strict", max_age=30 * 86400,
+                                    secure=request.headers.get("X-Forwarded-Proto") == "https")
+                return response
+            if not self._editor(request):
+                how = ("send Authorization: Bearer <FEEDSVC_EDITOR_TOKEN>, or open /status?token=<token> once "
+                       "to keep it in a cookie" if token is not None else
+                       "set FEEDSVC_EDITOR_TOKEN on the service (it listens beyond loopback), then send "
+                       "Authorization: Bearer <token> or open /status?token=<token>")
+                return web.Response(status=401, text=f"The newsroom pages need the editor token: {how}.\n",
+                                    headers=policy.unauthorized())
+            if self.service.index is None:
+                return _error(503, "starting: the first scan of the seeds folder is not finished",
+                              **{"Retry-After": "1"})
+            return await handler(request)
+        return guarded
+
+    def _status_query(self, request: web.Request) -> Query:
+        raw = request.query.get("state") or None
+        states = {s.value: s for s in State}
+        if raw is not None and raw not in states:
+            raise web.HTTPBadRequest(text=json.dumps({"error": f"state must be one of {', '.join(states)}",
+                                                      "status": 400}), content_type="application/json",
+                                     headers=policy.NO_STORE)
+        q = request.query.get("q") or None
+        if q is not None and len(q) > 200:
+            raise web.HTTPBadRequest(text=json.dumps({"error": "q is longer than 200 characters", "status": 400}),
+                                     content_type="application/json", headers=policy.NO_STORE)
+        return Query(state=states[raw] if raw else None, q=q, page=_int_param(request, "page", 1, 1, 999_999),
+                     limit=_int_param(request, "limit", 100, 1, STATUS_MAX_LIMIT))
+
+    async def _status_data(self, request: web.Request) -> dict[str, Any]:
+        assert self.service.index is not None
+        return await self.service.worker.run(status, self.service.index, self._status_query(request),
+                                             self.base_url(request))
+
+    async def status_json(self, request: web.Request) -> web.StreamResponse:
+        body = json.dumps(await self._status_data(request), ensure_ascii=False).encode()
+        return _private(request, body, policy.JSON)
+
+    async def status_page(self, request: web.Request) -> web.StreamResponse:
+        query = self._status_query(request)
+        data = await self._status_data(request)
+        body = status_page(self.publisher.meta, data, query.state.value if query.state else None, query.q)
+        return _private(request, body, "text/html; charset=utf-8")
+
+    async def preview(self, request: web.Request) -> web.StreamResponse:
+        assert self.service.index is not None
+        found = await self.service.worker.run(preview, self.service.index, request.match_info["id"])
+        if found is None:
+            return _error(404, "no file has this id")
+        shown_as = found if isinstance(found, tuple) else (found.path, found.entry, found.warned)
+        body = preview_page(self.publisher.meta, shown_as, self.base_url(request))
+        return _private(request, body, "text/html; charset=utf-8")
+
     async def healthz(self, request: web.Request) -> web.StreamResponse:
         health = self.service.health()
         body = {
@@ -235,6 +312,15 @@ def _route(routes: Routes, metrics: Metrics | None, path: str, handler: Handler,
     return route
 
 
+def _private(request: web.Request, body: bytes, media_type: str) -> web.Response:
+    """A newsroom answer: revalidated on every poll, so an unchanged one is a 304."""
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {**policy.newsroom(), "Content-Type": media_type, "ETag": etag}
+    if etag in request.headers.get("If-None-Match", ""):
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=body, headers=headers)
+
+
 async def _preflight(request: web.Request) -> web.StreamResponse:
     """CORS preflight: browser code may poll with its own validators (If-None-Match and the like)."""
     return web.Response(status=204, headers=policy.preflight())
@@ -242,7 +328,8 @@ async def _preflight(request: web.Request) -> web.StreamResponse:
 
 # Icons: the feeds point at them, and browsers, Liferea and Miniflux ask for /favicon.ico.
 _STATIC = {FAVICON_ICO: ("favicon.ico", "image/x-icon"), ICON: ("icon.png", "image/png"),
-           FAVICON: ("favicon.png", "image/png"), LOGO: ("logo.png", "image/png")}
+           FAVICON: ("favicon.png", "image/png"), LOGO: ("logo.png", "image/png"),
+           "/status.js": ("status.js", "text/javascript; charset=utf-8")}
 
 
 def _static(settings: Settings) -> dict[str, Rendered]:
@@ -274,6 +361,9 @@ def create_app(settings: Settings, *, service: Service | None = None,
     add("/index.html", routes.home, prerendered="/")
     for path, rendered in _static(settings).items():
         add(path, routes.static(rendered))
+    add("/status", routes.newsroom(routes.status_page))
+    add("/status.json", routes.newsroom(routes.status_json))
+    add("/preview/{id:.+}", routes.newsroom(routes.preview))
     add("/healthz", routes.healthz)
     if settings.metrics:
         add("/metrics", routes.metrics)

@@ -30,16 +30,24 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(serve)
     parse = commands.add_parser("parse", help="print one JSON record per document file (JSON lines)")
     parse.add_argument("files", nargs="+", metavar="FILE")
-    for spec in SPEC:
-        if spec.name in ("pattern", "max_bytes"):
-            parse.add_argument(spec.flag, dest=spec.name, default=None,
-                               help=f"{spec.help} [{spec.env}, default: {spec.default}]")
+    check = commands.add_parser("check", help="say what the service would do with each file: FILE:LINE: findings",
+                                description="Check digest files (or folders, recursively) before they go out. "
+                                "Exit 0: every file would be published; 1: a file would be rejected (or, with "
+                                "--strict, has a warning); 2: usage error.")
+    check.add_argument("files", nargs="+", metavar="PATH")
+    check.add_argument("--strict", action="store_true", help="a warning fails the check too")
+    check.add_argument("--json", action="store_true", dest="as_json", help="print one JSON record per file")
+    for command in (parse, check):
+        for spec in SPEC:
+            if spec.name in ("pattern", "max_bytes"):
+                command.add_argument(spec.flag, dest=spec.name, default=None,
+                                     help=f"{spec.help} [{spec.env}, default: {spec.default}]")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    values = {k: v for k, v in vars(args).items() if k not in ("command", "files")}
+    values = {k: v for k, v in vars(args).items() if k not in ("command", "files", "strict", "as_json")}
     try:
         settings = Settings.build(values, check_dirs=args.command == "serve")
     except SettingsError as exc:
@@ -50,6 +58,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         logs.configure("warning", settings.log_format)
         return parse_command(args.files, pattern=settings.pattern, max_bytes=settings.max_bytes)
+    if args.command == "check":
+        from .check import check_command
+
+        logs.configure("error", settings.log_format)
+        return check_command(args.files, strict=args.strict, as_json=args.as_json, pattern=settings.pattern,
+                             max_bytes=settings.max_bytes)
     return serve(settings)
 
 

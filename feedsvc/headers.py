@@ -36,3 +36,16 @@ def preflight() -> dict[str, str]:
             "Access-Control-Allow-Headers": "If-None-Match, If-Modified-Since, Cache-Control, Accept",
             "Access-Control-Expose-Headers": "ETag, Last-Modified, Link", "Access-Control-Max-Age": "86400",
             "Cache-Control": "public, max-age=86400", "Vary": "Origin"}
+
+
+def newsroom() -> dict[str, str]:
+    """The newsroom's pages: private, revalidated every time, one script of our own (the refresh)."""
+    return {"Cache-Control": "private, no-cache", "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; "
+                                       "connect-src 'self'; img-src 'self'",
+            "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex", "Vary": "Authorization, Cookie"}
+
+
+def unauthorized() -> dict[str, str]:
+    return {**NO_STORE, "WWW-Authenticate": 'Bearer realm="feedsvc newsroom"',
+            "Content-Type": "text/plain; charset=utf-8"}

@@ -18,7 +18,7 @@ from .journal import Journal
 log = logging.getLogger("feedsvc.index")
 
 # Bump when the table layout or the parser's output changes: every row is then re-read from its file.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # published_ns: when the document was first published here (see ingest); updated_*: when what the
 # bilingual, English or Ukrainian entry shows last changed; digest_*: a hash of what each language's
@@ -39,8 +39,10 @@ CREATE TABLE IF NOT EXISTS documents (
     digest_en INTEGER NOT NULL,
     digest_uk INTEGER NOT NULL,
     has_en INTEGER NOT NULL,
-    has_uk INTEGER NOT NULL
+    has_uk INTEGER NOT NULL,
+    warned INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS by_warned ON documents (warned, published_ns DESC) WHERE record IS NOT NULL;
 CREATE INDEX IF NOT EXISTS by_date ON documents (published_ns DESC, id) WHERE record IS NOT NULL;
 CREATE INDEX IF NOT EXISTS by_date_en ON documents (published_ns DESC, id) WHERE record IS NOT NULL AND has_en = 1;
 CREATE INDEX IF NOT EXISTS by_date_uk ON documents (published_ns DESC, id) WHERE record IS NOT NULL AND has_uk = 1;
@@ -94,6 +96,7 @@ class Row:
     state: FileState
     record: str | None
     versions: Versions
+    warned: bool = False  # the document carries warnings (the newsroom's status page lists those first)
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,6 +290,35 @@ class Index:
         if state is not None:
             self._states[path] = state
 
+    def files(self, *, warned: bool | None, q: str | None, limit: int, offset: int) -> tuple[list[Filed], int]:
+        """Published documents for the newsroom: those with warnings first, then newest first;
+        `q` a case-insensitive substring of the path or the record (titles, source, authors)."""
+        where: list[str] = ["record IS NOT NULL"]
+        params: list[object] = []
+        if warned is not None:
+            where.append("warned = ?")
+            params.append(int(warned))
+        if q:
+            like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where.append("(path LIKE ? ESCAPE '\\' OR record LIKE ? ESCAPE '\\')")
+            params += [like, like]
+        condition = " AND ".join(where)
+        total = self._db.execute(f"SELECT count(*) FROM documents WHERE {condition}", params).fetchone()[0]
+        rows = self._db.execute(
+            f"SELECT path, record, published_ns, updated_ns, warned FROM documents WHERE {condition} "
+            "ORDER BY warned DESC, published_ns DESC, id LIMIT ? OFFSET ?", [*params, limit, offset])
+        return [_filed(*row) for row in rows], total
+
+    def find(self, doc_id: str) -> Filed | tuple[str, Reason] | None:
+        """The file whose document id is `doc_id`: its published document, or its rejection."""
+        row = self._db.execute("SELECT path, record, published_ns, updated_ns, warned, reason FROM documents "
+                               "WHERE id = ? ORDER BY path LIMIT 1", (doc_id,)).fetchone()
+        if row is None:
+            return None
+        if row[1] is None:
+            return row[0], Reason.from_json(json.loads(row[5]))
+        return _filed(*row[:5])
+
     def newest_update(self, lang: Lang | None) -> dt.datetime | None:
         row = self._db.execute(f"SELECT max({_UPDATED[lang]}) FROM documents WHERE {_FILTER[lang]}").fetchone()
         return ns_to_datetime(row[0]) if row and row[0] is not None else None
@@ -368,7 +400,7 @@ class Index:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.executemany("INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                self._db.executemany("INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                                      params)
                 self._db.executemany("DELETE FROM documents WHERE path = ?", ((p,) for p in removed))
                 self._db.executemany("UPDATE documents SET size = ?, mtime_ns = ? WHERE path = ?",
@@ -405,6 +437,20 @@ class Index:
         return (st.st_size, st.st_mtime_ns) == (size, mtime_ns)
 
 
+@dataclass(frozen=True, slots=True)
+class Filed:
+    """A published document as the newsroom sees it: where it came from and how it is dated."""
+
+    path: str
+    entry: Entry
+    warned: bool
+
+
+def _filed(path: str, record: str, published_ns: int, updated_ns: int, warned: int) -> Filed:
+    document = Document.from_json(json.loads(record))
+    return Filed(path, Entry(document, ns_to_datetime(published_ns), ns_to_datetime(updated_ns)), bool(warned))
+
+
 def _storable(path: str) -> bool:
     try:
         path.encode("utf-8")
@@ -416,7 +462,8 @@ def _storable(path: str) -> bool:
 def _params(r: Row) -> tuple[object, ...]:
     return (r.path, document_id(r.path), r.state.hash.hex(), r.state.size, r.state.mtime_ns, r.record,
             json.dumps(r.state.reason.to_json()) if r.state.reason else None,
-            r.state.published_ns, *astuple(r.versions), int("en" in r.state.langs), int("uk" in r.state.langs))
+            r.state.published_ns, *astuple(r.versions), int("en" in r.state.langs), int("uk" in r.state.langs),
+            int(r.warned))
 
 
 _LANGS_BY_FLAGS: dict[tuple[int, int], tuple[Lang, ...]] = {

@@ -346,7 +346,7 @@ class Ingest:
         state = FileState(loaded.digest, loaded.size, loaded.mtime_ns, published, parsed.languages, None)
         if changed or not was_published:
             views.add(None)
-        return Change(Row(rel, state, parsed.record, versions), frozenset(views))
+        return Change(Row(rel, state, parsed.record, versions, parsed.warned), frozenset(views))
 
     def _failed(self, rel: str, exc: Exception) -> Change:
         log.error("handling %s failed; it is rejected, the rest of the batch goes on", shown(rel), exc_info=exc)
@@ -386,6 +386,7 @@ class Parsed(NamedTuple):
     record: str
     languages: tuple[Lang, ...]
     digests: tuple[int, int]  # what the English and the Ukrainian entry show (Document.digest)
+    warned: bool
 
 
 class Read(NamedTuple):
@@ -439,8 +440,8 @@ def load(job: Job) -> Loaded:
         reason = Reason(ReasonKind.PARSER_ERROR, f"parser error: {type(exc).__name__}: {exc}")
         return Read(after.st_size, mtime_ns, _digest(data, reason), reason)
     record = json.dumps(document.to_json(), ensure_ascii=False, separators=(",", ":"))
-    return Read(after.st_size, mtime_ns, digest, Parsed(record, document.languages,
-                                                                   (document.digest("en"), document.digest("uk"))))
+    digests = (document.digest("en"), document.digest("uk"))
+    return Read(after.st_size, mtime_ns, digest, Parsed(record, document.languages, digests, bool(document.warnings)))
 
 
 @dataclass(slots=True)

@@ -100,6 +100,8 @@ SPEC: tuple[Setting, ...] = (
     Setting("log_format", "text", "log line format", str, ("text", "json")),
     Setting("metrics", True, "serve /metrics and count requests", _bool),
     Setting("uvloop", True, "use uvloop's event loop where installed", _bool),
+    Setting("editor_token", None, "token that opens the newsroom pages (/status, /status.json, /preview/); "
+            "unset: they are served only while the service listens on loopback", _optional),
     Setting("trusted_proxies", (), "addresses or CIDRs of proxies whose X-Forwarded-* headers are trusted "
             "(none by default)", _networks),
     Setting("websub", True, "run the embedded WebSub hub at /websub and advertise it", _bool),
@@ -135,6 +137,7 @@ class Settings:
     log_format: str
     metrics: bool
     uvloop: bool
+    editor_token: str | None
     trusted_proxies: tuple[Network, ...]
     websub: bool
     websub_hubs: tuple[str, ...]
@@ -210,6 +213,16 @@ class Settings:
         except OSError as exc:
             raise SettingsError(
                 f"state folder {str(self.state_dir)!r} is not writable: {exc.strerror or exc}") from None
+
+    @property
+    def loopback(self) -> bool:
+        """Whether the service listens on loopback only (as `make run` does)."""
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
 
     @property
     def bound_url(self) -> str:

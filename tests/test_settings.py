@@ -40,6 +40,7 @@ ALTERNATES: dict[str, tuple[str, Any]] = {
     "uvloop": ("no", False),
     "trusted_proxies": ("127.0.0.1, 10.0.0.0/8", (ipaddress.ip_network("127.0.0.1/32"),
                                                  ipaddress.ip_network("10.0.0.0/8"))),
+    "editor_token": ("s3cret-token", "s3cret-token"),
     "websub": ("off", False),
     "websub_hubs": ("https://hub.example.org/, http://127.0.0.1:9/hub",
                     ("https://hub.example.org/", "http://127.0.0.1:9/hub")),

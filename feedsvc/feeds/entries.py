@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -96,6 +97,27 @@ def _byline_html(t: Texts) -> str:
     return f"<p>{_escape(t.byline)}</p>" if t.byline else ""
 
 
+# Edits within this long of the first publication are the author finishing the digest; later ones
+# are corrections, and say so: readers such as Miniflux overwrite an entry silently.
+CORRECTION_GRACE = dt.timedelta(minutes=10)
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
+
+
+def correction(lang: Lang, entry: Entry) -> str | None:
+    """The visible line of a corrected entry ("Updated 2 March 2024"), or None."""
+    published, updated = utc(entry.published), utc(entry.updated)
+    if updated - published <= CORRECTION_GRACE:
+        return None
+    day = updated.date()
+    return f"Оновлено {day:%d.%m.%Y}" if lang == "uk" else f"Updated {day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def _corrections_html(langs: Sequence[Lang], entry: Entry) -> str:
+    lines = [(lang, line) for lang in langs if (line := correction(lang, entry))]
+    return "".join(f'<p lang="{lang}"><em>{_escape(line)}</em></p>' for lang, line in lines)
+
+
 def _bilingual(meta: FeedMeta, t: Texts) -> tuple[str, Lang | None, str | None, str | None, str]:
     """Title, its language, summary text and HTML, and content of a bilingual entry."""
     langs = [lang for lang in meta.order if lang in t.title or lang in t.summary]
@@ -126,6 +148,7 @@ def item(meta: FeedMeta, lang: Lang | None, entry: Entry, base_url: str) -> Item
         return None
     if lang is None:
         title, title_lang, summary, summary_html, content = _bilingual(meta, t)
+        content = _corrections_html(meta.order, entry) + content
         summary_lang = next(iter(t.summary)) if len(t.summary) == 1 else None
         content_lang = None
     else:
@@ -137,7 +160,8 @@ def item(meta: FeedMeta, lang: Lang | None, entry: Entry, base_url: str) -> Item
         text = t.article_html if lang == "en" and t.article_html else t.summary_html.get(lang, "")
         # Atom and JSON Feed need some content; a title alone is not published in a language
         # feed (Document.languages), so `text` is there but for a document built by hand.
-        content = _byline_html(t) + f'<section lang="{lang}">{text or f"<p>{_escape(title)}</p>"}</section>'
+        content = (_corrections_html((lang,), entry) + _byline_html(t)
+                   + f'<section lang="{lang}">{text or f"<p>{_escape(title)}</p>"}</section>')
         content_lang = lang
     return Item(
         id=entry_id(meta, entry.document.id, lang),
