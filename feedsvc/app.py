@@ -17,12 +17,15 @@ from aiohttp import web
 
 from . import headers as policy
 from .documents.files import shown
-from .documents.model import LANGS
+from .documents.model import LANGS, Entry, Lang
+from .documents.publications import AUTHOR, PUBLICATION, Topic
+from .documents.words import QueryError
 from .feeds import VIEWS, View
+from .feeds.directory import TopicRow, opensearch, opml, search_page, topics_page
 from .feeds.newsroom import preview_page, status_page
-from .feeds.views import FAVICON, FAVICON_ICO, ICON, LOGO
+from .feeds.views import FAVICON, FAVICON_ICO, ICON, LOGO, feed_path
 from .metrics import Metrics
-from .publisher import HOME_ENTRIES, Busy, Key
+from .publisher import HOME_ENTRIES, Busy, Key, UnknownTopic
 from .service import Service
 from .settings import Settings
 from .shelf import Rendered
@@ -37,6 +40,7 @@ MAX_LIMIT = 500
 EDITOR_COOKIE = "feedsvc_editor"
 STATUS_MAX_LIMIT = 500
 HEALTH_REJECTED = 100  # rejections listed on /healthz; the count gives the rest
+_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$")
 
 
@@ -156,13 +160,31 @@ class Routes:
             return True
         return not self._trusted(request)
 
-    def feed(self, view: View) -> Handler:
+    def feed(self, view: View, kind: str | None = None) -> Handler:
+        """A view's feed, or (with `kind`) one publication's or author's in that view; `?q=` searches."""
         async def handler(request: web.Request) -> web.StreamResponse:
             limit = _int_param(request, "limit", self.settings.page_size, 1, MAX_LIMIT)
             page = _int_param(request, "page", 1, 1, 999_999)
-            if page > 1 and (page - 1) * limit >= self.publisher.total(view.lang):
+            topic = None
+            if kind is not None:
+                slug = request.match_info["slug"]
+                if not _SLUG.fullmatch(slug):
+                    return _error(404, "no such publication or author")
+                topic = Topic(kind, slug)
+            q = request.query.get("q", "").strip() or None
+            match = None
+            if q is not None:
+                try:
+                    match = await self.service.match(q)
+                except QueryError as exc:
+                    return _error(400, str(exc))
+            elif topic is None and page > 1 and (page - 1) * limit >= self.publisher.total(view.lang):
                 return _error(404, f"page {page} is past the last page of {view.path}")
-            return await self._send(request, Key(view, limit, page, self.base_url(request)))
+            key = Key(view, limit, page, self.base_url(request), topic, q, match)
+            try:
+                return await self._send(request, key)
+            except UnknownTopic:
+                return _error(404, f"no published digest is from or by {topic.slug if topic else ''!r}")
         return handler
 
     async def home(self, request: web.Request) -> web.StreamResponse:
@@ -247,6 +269,48 @@ class Routes:
         body = preview_page(self.publisher.meta, shown_as, self.base_url(request))
         return _private(request, body, "text/html; charset=utf-8")
 
+    # -- finding feeds: OPML, publications and authors, search ------------------------------
+
+    async def _directory(self) -> tuple[list[TopicRow], list[TopicRow]]:
+        index = self.service.index
+        if index is None:
+            raise web.HTTPServiceUnavailable(headers={"Retry-After": "1"})
+        return await self.service.worker.run(lambda: (index.topics(PUBLICATION), index.topics(AUTHOR)))
+
+    async def opml(self, request: web.Request) -> web.StreamResponse:
+        publications, _ = await self._directory()
+        body = opml(self.publisher.meta, publications, self.base_url(request))
+        return _computed(request, body, "text/x-opml; charset=utf-8", policy.feed(self.settings.max_age))
+
+    async def topics(self, request: web.Request) -> web.StreamResponse:
+        publications, authors = await self._directory()
+        body = topics_page(self.publisher.meta, publications, authors, self.base_url(request))
+        return _computed(request, body, "text/html; charset=utf-8", policy.page(self.settings.max_age))
+
+    async def search(self, request: web.Request) -> web.StreamResponse:
+        q = request.query.get("q", "").strip() or None
+        results: list[Entry] = []
+        counts: dict[Lang | None, int] = {}
+        index = self.service.index
+        if q is not None and index is not None:
+            try:
+                match = await self.service.match(q)
+            except QueryError as exc:
+                return _error(400, str(exc))
+
+            def find() -> tuple[list[Entry], dict[Lang | None, int]]:
+                assert index is not None
+                found = list(index.page(None, HOME_ENTRIES, 0, None, match))
+                return found, {lang: index.total(lang, None, match) for lang in (None, *LANGS)}
+            results, counts = await self.service.worker.run(find)
+        body = search_page(self.publisher.meta, q, results, counts, self.base_url(request))
+        return _computed(request, body, "text/html; charset=utf-8", policy.page(self.settings.max_age))
+
+    async def opensearch(self, request: web.Request) -> web.StreamResponse:
+        body = opensearch(self.publisher.meta, self.base_url(request))
+        return _computed(request, body, "application/opensearchdescription+xml; charset=utf-8",
+                         policy.feed(self.settings.max_age))
+
     async def healthz(self, request: web.Request) -> web.StreamResponse:
         health = self.service.health()
         body = {
@@ -312,13 +376,19 @@ def _route(routes: Routes, metrics: Metrics | None, path: str, handler: Handler,
     return route
 
 
-def _private(request: web.Request, body: bytes, media_type: str) -> web.Response:
-    """A newsroom answer: revalidated on every poll, so an unchanged one is a 304."""
+def _computed(request: web.Request, body: bytes, media_type: str, extra: dict[str, str]) -> web.Response:
+    """An answer made for this request (not kept on the shelf), with an ETag so a poll of an
+    unchanged one is a 304."""
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    headers = {**policy.newsroom(), "Content-Type": media_type, "ETag": etag}
+    headers = {**extra, "Content-Type": media_type, "ETag": etag}
     if etag in request.headers.get("If-None-Match", ""):
         return web.Response(status=304, headers=headers)
     return web.Response(body=body, headers=headers)
+
+
+def _private(request: web.Request, body: bytes, media_type: str) -> web.Response:
+    """A newsroom answer: revalidated on every poll."""
+    return _computed(request, body, media_type, policy.newsroom())
 
 
 async def _preflight(request: web.Request) -> web.StreamResponse:
@@ -357,13 +427,19 @@ def create_app(settings: Settings, *, service: Service | None = None,
 
     for view in VIEWS:
         add(view.path, routes.feed(view), prerendered=view.path)
+        for kind in (PUBLICATION, AUTHOR):
+            add(feed_path(view, Topic(kind, "{slug}")), routes.feed(view, kind))
     add("/", routes.home, prerendered="/")
     add("/index.html", routes.home, prerendered="/")
     for path, rendered in _static(settings).items():
         add(path, routes.static(rendered))
+    add("/feeds.opml", routes.opml)
+    add("/topics", routes.topics)
+    add("/search", routes.search)
+    add("/opensearch.xml", routes.opensearch)
     add("/status", routes.newsroom(routes.status_page))
     add("/status.json", routes.newsroom(routes.status_json))
-    add("/preview/{id:.+}", routes.newsroom(routes.preview))
+    add(r"/preview/{id:[\s\S]+}", routes.newsroom(routes.preview))  # ids may hold any character
     add("/healthz", routes.healthz)
     if settings.metrics:
         add("/metrics", routes.metrics)

@@ -13,12 +13,14 @@ from dataclasses import astuple, dataclass
 from pathlib import Path
 
 from .documents.model import LANGS, Document, Entry, Lang, Reason, ReasonKind, document_id
+from .documents.publications import Topic
+from .documents.words import Match
 from .journal import Journal
 
 log = logging.getLogger("feedsvc.index")
 
 # Bump when the table layout or the parser's output changes: every row is then re-read from its file.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # published_ns: when the document was first published here (see ingest); updated_*: when what the
 # bilingual, English or Ukrainian entry shows last changed; digest_*: a hash of what each language's
@@ -43,6 +45,14 @@ CREATE TABLE IF NOT EXISTS documents (
     warned INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS by_warned ON documents (warned, published_ns DESC) WHERE record IS NOT NULL;
+-- Publications and authors of each published document, for their feeds.
+CREATE TABLE IF NOT EXISTS topics (path TEXT NOT NULL, kind TEXT NOT NULL, slug TEXT NOT NULL, name TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS topics_by_slug ON topics (kind, slug);
+CREATE INDEX IF NOT EXISTS topics_by_path ON topics (path);
+-- Each published document's words in their dictionary forms (documents.words), keyed by the
+-- documents row: no positions are kept, since queries are sets of words, not phrases.
+CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5(words, detail=none, columnsize=0,
+    tokenize='unicode61 remove_diacritics 0');
 CREATE INDEX IF NOT EXISTS by_date ON documents (published_ns DESC, id) WHERE record IS NOT NULL;
 CREATE INDEX IF NOT EXISTS by_date_en ON documents (published_ns DESC, id) WHERE record IS NOT NULL AND has_en = 1;
 CREATE INDEX IF NOT EXISTS by_date_uk ON documents (published_ns DESC, id) WHERE record IS NOT NULL AND has_uk = 1;
@@ -97,6 +107,8 @@ class Row:
     record: str | None
     versions: Versions
     warned: bool = False  # the document carries warnings (the newsroom's status page lists those first)
+    words: str = ""  # what search matches (documents.words.document_words)
+    topics: tuple[tuple[str, str, str], ...] = ()  # (kind, slug, name): its publication and authors
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +207,8 @@ class Index:
             db.execute("PRAGMA synchronous=NORMAL")
             if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
                 with db:
-                    db.execute("DROP TABLE IF EXISTS documents")
+                    for table in ("documents", "topics", "search"):
+                        db.execute(f"DROP TABLE IF EXISTS {table}")
                     db.executescript(_SCHEMA)
                     db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             # A truncated or overwritten file fails here rather than mid-serve. The full check reads
@@ -319,15 +332,41 @@ class Index:
             return row[0], Reason.from_json(json.loads(row[5]))
         return _filed(*row[:5])
 
-    def newest_update(self, lang: Lang | None) -> dt.datetime | None:
-        row = self._db.execute(f"SELECT max({_UPDATED[lang]}) FROM documents WHERE {_FILTER[lang]}").fetchone()
+    def newest_update(self, lang: Lang | None, topic: Topic | None = None,
+                      match: Match | None = None) -> dt.datetime | None:
+        where, params = _where(lang, topic, match)
+        row = self._db.execute(f"SELECT max({_UPDATED[lang]}) FROM documents WHERE {where}", params).fetchone()
         return ns_to_datetime(row[0]) if row and row[0] is not None else None
 
-    def page(self, lang: Lang | None, limit: int, offset: int) -> tuple[Entry, ...]:
-        """Entries newest first by when they were published here, then by id: an edit never moves one."""
+    def total(self, lang: Lang | None, topic: Topic | None = None, match: Match | None = None) -> int:
+        """Documents in a view; a topic's or a search's by SQL, the main views' from memory."""
+        if topic is None and match is None:
+            return self._totals[lang]
+        where, params = _where(lang, topic, match)
+        return int(self._db.execute(f"SELECT count(*) FROM documents WHERE {where}", params).fetchone()[0])
+
+    def topic_name(self, topic: Topic) -> str | None:
+        """The name of a publication or author with published documents, or None if there is none."""
+        row = self._db.execute("SELECT t.name FROM topics t JOIN documents d ON d.path = t.path "
+                               "WHERE t.kind = ? AND t.slug = ? AND d.record IS NOT NULL LIMIT 1",
+                               (topic.kind, topic.slug)).fetchone()
+        return row[0] if row else None
+
+    def topics(self, kind: str) -> list[tuple[str, str, dict[Lang | None, int]]]:
+        """Every publication (or author) with published documents: slug, name and counts per view."""
         rows = self._db.execute(
-            f"SELECT record, published_ns, {_UPDATED[lang]} FROM documents WHERE {_FILTER[lang]} "
-            "ORDER BY published_ns DESC, id LIMIT ? OFFSET ?", (limit, offset))
+            "SELECT t.slug, min(t.name), count(*), sum(d.has_en), sum(d.has_uk) FROM topics t "
+            "JOIN documents d ON d.path = t.path WHERE t.kind = ? AND d.record IS NOT NULL "
+            "GROUP BY t.slug ORDER BY count(*) DESC, t.slug", (kind,))
+        return [(slug, name, {None: total, "en": en, "uk": uk}) for slug, name, total, en, uk in rows]
+
+    def page(self, lang: Lang | None, limit: int, offset: int, topic: Topic | None = None,
+             match: Match | None = None) -> tuple[Entry, ...]:
+        """Entries newest first by when they were published here, then by id: an edit never moves one."""
+        where, params = _where(lang, topic, match)
+        rows = self._db.execute(
+            f"SELECT record, published_ns, {_UPDATED[lang]} FROM documents WHERE {where} "
+            "ORDER BY published_ns DESC, id LIMIT ? OFFSET ?", (*params, limit, offset))
         return tuple(Entry(Document.from_json(json.loads(record)), ns_to_datetime(pub), ns_to_datetime(upd))
                      for record, pub, upd in rows)
 
@@ -351,12 +390,12 @@ class Index:
                    if self._published_changes(r.path, r.state)]
         journal += [(path, None) for path in removed_stored if self._published_changes(path, None)]
         try:
-            self._execute_batch([_params(r) for r in stored], removed_stored, touched_stored)
+            self._execute_batch(stored, removed_stored, touched_stored)
         except sqlite3.Error as exc:
             if self._location == ":memory:":
                 raise
             self._fall_back_to_memory(exc)
-            self._execute_batch([_params(r) for r in stored], removed_stored, touched_stored)
+            self._execute_batch(stored, removed_stored, touched_stored)
         except (OverflowError, ValueError) as exc:
             # One row the database cannot hold must not cost the others their place.
             log.error("a batch could not be written (%s); writing its %d rows one by one", exc, len(stored))
@@ -381,7 +420,7 @@ class Index:
         failed: dict[str, Row] = {}
         for row in stored:
             try:
-                self._execute_batch([_params(row)], [], [])
+                self._execute_batch([row], [], [])
             except (OverflowError, ValueError) as exc:
                 reason = Reason(ReasonKind.INTERNAL, f"cannot be indexed: {type(exc).__name__}: {exc}")
                 failed[row.path] = Row(row.path, FileState(row.state.hash, row.state.size, row.state.mtime_ns, 0,
@@ -395,14 +434,20 @@ class Index:
         now = new.published_ns if new is not None and new.reason is None else None
         return was != now
 
-    def _execute_batch(self, params: Sequence[tuple[object, ...]], removed: list[str],
-                       touched: list[tuple[str, int, int]]) -> None:
+    def _execute_batch(self, rows: Sequence[Row], removed: list[str], touched: list[tuple[str, int, int]]) -> None:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.executemany("INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                                     params)
-                self._db.executemany("DELETE FROM documents WHERE path = ?", ((p,) for p in removed))
+                db = self._db
+                gone = [(p,) for p in (*(r.path for r in rows), *removed)]
+                db.executemany("DELETE FROM search WHERE rowid = (SELECT rowid FROM documents WHERE path = ?)", gone)
+                db.executemany("DELETE FROM topics WHERE path = ?", gone)
+                db.executemany(_UPSERT, [_params(r) for r in rows])
+                db.executemany("DELETE FROM documents WHERE path = ?", ((p,) for p in removed))
+                db.executemany("INSERT INTO search (rowid, words) SELECT rowid, ? FROM documents WHERE path = ?",
+                               [(r.words, r.path) for r in rows if r.words])
+                db.executemany("INSERT INTO topics VALUES (?, ?, ?, ?)",
+                               [(r.path, *topic) for r in rows for topic in r.topics])
                 self._db.executemany("UPDATE documents SET size = ?, mtime_ns = ? WHERE path = ?",
                                      ((size, mtime, p) for p, size, mtime in touched))
                 self._db.execute("COMMIT")
@@ -451,12 +496,34 @@ def _filed(path: str, record: str, published_ns: int, updated_ns: int, warned: i
     return Filed(path, Entry(document, ns_to_datetime(published_ns), ns_to_datetime(updated_ns)), bool(warned))
 
 
+def _where(lang: Lang | None, topic: Topic | None, match: Match | None) -> tuple[str, tuple[object, ...]]:
+    """The condition of a view, narrowed to a topic and a search."""
+    parts, params = [_FILTER[lang]], []
+    if topic is not None:
+        parts.append("path IN (SELECT path FROM topics WHERE kind = ? AND slug = ?)")
+        params += [topic.kind, topic.slug]
+    if match is not None and match.include:
+        parts.append("rowid IN (SELECT rowid FROM search WHERE search MATCH ?)")
+        params.append(" AND ".join(f'"{word}"' for word in match.include))
+    if match is not None and match.exclude:
+        parts.append("rowid NOT IN (SELECT rowid FROM search WHERE search MATCH ?)")
+        params.append(" OR ".join(f'"{word}"' for word in match.exclude))
+    return " AND ".join(parts), tuple(params)
+
+
 def _storable(path: str) -> bool:
     try:
         path.encode("utf-8")
     except UnicodeEncodeError:
         return False
     return True
+
+
+_COLUMNS = ("path", "id", "hash", "size", "mtime_ns", "record", "reason", "published_ns", "updated_ns", "updated_en_ns",
+            "updated_uk_ns", "digest_en", "digest_uk", "has_en", "has_uk", "warned")
+# An upsert, not INSERT OR REPLACE: the row keeps its rowid, which is the search table's key.
+_UPSERT = (f"INSERT INTO documents VALUES ({', '.join('?' * len(_COLUMNS))}) ON CONFLICT (path) DO UPDATE SET "
+           + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[1:]))
 
 
 def _params(r: Row) -> tuple[object, ...]:

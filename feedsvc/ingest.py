@@ -20,6 +20,8 @@ from . import pool
 from .documents.files import NOT_REGULAR, SYMLINK, classify, name_problem, read_bounded, shown
 from .documents.model import Lang, Reason, ReasonKind, Rejected
 from .documents.parse import parse_document
+from .documents.publications import topics_of
+from .documents.words import document_words
 from .index import NO_VERSIONS, FileState, Index, Row, Versions
 
 log = logging.getLogger("feedsvc.ingest")
@@ -346,7 +348,8 @@ class Ingest:
         state = FileState(loaded.digest, loaded.size, loaded.mtime_ns, published, parsed.languages, None)
         if changed or not was_published:
             views.add(None)
-        return Change(Row(rel, state, parsed.record, versions, parsed.warned), frozenset(views))
+        return Change(Row(rel, state, parsed.record, versions, parsed.warned, parsed.words, parsed.topics),
+                      frozenset(views))
 
     def _failed(self, rel: str, exc: Exception) -> Change:
         log.error("handling %s failed; it is rejected, the rest of the batch goes on", shown(rel), exc_info=exc)
@@ -387,6 +390,8 @@ class Parsed(NamedTuple):
     languages: tuple[Lang, ...]
     digests: tuple[int, int]  # what the English and the Ukrainian entry show (Document.digest)
     warned: bool
+    words: str  # what search matches
+    topics: tuple[tuple[str, str, str], ...]  # (kind, slug, name) of its publication and authors
 
 
 class Read(NamedTuple):
@@ -441,7 +446,9 @@ def load(job: Job) -> Loaded:
         return Read(after.st_size, mtime_ns, _digest(data, reason), reason)
     record = json.dumps(document.to_json(), ensure_ascii=False, separators=(",", ":"))
     digests = (document.digest("en"), document.digest("uk"))
-    return Read(after.st_size, mtime_ns, digest, Parsed(record, document.languages, digests, bool(document.warnings)))
+    parsed = Parsed(record, document.languages, digests, bool(document.warnings), document_words(document),
+                    topics_of(document))
+    return Read(after.st_size, mtime_ns, digest, parsed)
 
 
 @dataclass(slots=True)

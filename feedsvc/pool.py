@@ -91,6 +91,10 @@ class Parsers:
                         pool.shutdown(wait=False, cancel_futures=True)
             return self._pool
 
+    def current(self) -> Executor | None:
+        """The running processes, if any, without starting them (safe on the event loop)."""
+        return self._pool
+
     def end_bulk(self) -> None:
         """A bulk load is over: a fresh pool with one process replaces the one it grew."""
         self.close()

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 
 from . import headers
 from .documents.model import LANGS, Entry, Lang
+from .documents.publications import Topic
+from .documents.words import Match
 from .feeds import VIEWS, FeedMeta, Page, View, render, render_home
-from .feeds.views import utc
+from .feeds.views import feed_path, utc
 from .index import Index
 from .metrics import Metrics
 from .settings import Settings
@@ -36,16 +38,24 @@ class Busy(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Key:
-    """Which bytes: a view's page for a base URL; `view` None is the HTML home page."""
+    """Which bytes: a view's page for a base URL, perhaps of one topic and a search; `view` None is
+    the HTML home page."""
 
     view: View | None
     limit: int
     page: int
     base_url: str
+    topic: Topic | None = None
+    q: str | None = None  # as the subscriber wrote it (the feed's URL and title show it)
+    match: Match | None = None  # what it searches for
 
     @property
     def path(self) -> str:
-        return self.view.path if self.view else "/"
+        return feed_path(self.view, self.topic) if self.view else "/"
+
+
+class UnknownTopic(LookupError):
+    """No published document has this publication or author."""
 
 
 class Publisher:
@@ -87,7 +97,10 @@ class Publisher:
             return
         self.problem = None
         self._totals = totals
-        self.shelf.publish(generation, {key.path: r for key, r in rendered.items()})
+        # Variants of views this change did not touch stay: their content is the same.
+        def untouched(key: object) -> bool:
+            return isinstance(key, Key) and key.view is not None and key.view.lang not in langs
+        self.shelf.publish(generation, {key.path: r for key, r in rendered.items()}, keep=untouched)
         self._new_state.set()
         self._new_state = asyncio.Event()
         log.info("feeds rendered: %d renders, %d documents (en %d, uk %d) in %.0f ms", len(rendered),
@@ -109,13 +122,19 @@ class Publisher:
     def _page(self, key: Key, pages: dict[tuple[Lang | None, int, int], tuple[Entry, ...]]) -> Page:
         """What one page shows, read from the index (worker thread)."""
         assert self._index is not None
+        index = self._index
         lang = key.view.lang if key.view else None
-        where = (lang, key.limit, (key.page - 1) * key.limit)
-        entries = pages.get(where)
-        if entries is None:
-            entries = pages[where] = self._index.page(*where)
-        return Page(entries=entries, number=key.page, limit=key.limit, total=self._index.count(lang),
-                    updated=utc(self._index.newest_update(lang)), default_limit=self.settings.page_size)
+        name = None
+        if key.topic is not None and (name := index.topic_name(key.topic)) is None:
+            raise UnknownTopic(key.topic.slug)
+        if key.topic is not None or key.match is not None:
+            entries = index.page(lang, key.limit, (key.page - 1) * key.limit, key.topic, key.match)
+        else:
+            where = (lang, key.limit, (key.page - 1) * key.limit)
+            entries = pages.get(where) or pages.setdefault(where, index.page(*where))
+        return Page(entries=entries, number=key.page, limit=key.limit, total=index.total(lang, key.topic, key.match),
+                    updated=utc(index.newest_update(lang, key.topic, key.match)), default_limit=self.settings.page_size,
+                    topic=key.topic, topic_name=name, q=key.q)
 
     def _build(self, key: Key, page: Page) -> Rendered:
         """The bytes of one page (any thread: it reads nothing but `page`)."""

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from .documents import words
 from .documents.model import LANGS
+from .documents.words import Match
 from .health import Concern, Health, Problem
 from .index import Index
 from .ingest import Ingest, Outcome
@@ -31,6 +33,7 @@ class Service:
         self.index: Index | None = None
         self.sync: Sync | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._matches: dict[str, Match] = {}
 
     async def start(self) -> None:
         """Start in the background; the server listens meanwhile and answers 503 until the first scan is done."""
@@ -72,6 +75,18 @@ class Service:
             await self.worker.run(self.index.close)
         self.worker.close()
         self.publisher.close()
+
+    async def match(self, q: str) -> Match:
+        """A search query in dictionary forms, worked out in a parser process: the dictionaries
+        (~60 MB) stay out of the service's own process. Raises QueryError for a bad query."""
+        found = self._matches.get(q)
+        if found is None:
+            executor = self.parsers.current()
+            found = await asyncio.get_running_loop().run_in_executor(executor, words.query, q)
+            if len(self._matches) >= 1024:
+                self._matches.clear()
+            self._matches[q] = found
+        return found
 
     @property
     def ready(self) -> bool:

@@ -6,7 +6,7 @@ import datetime as dt
 import gzip
 import hashlib
 from collections import OrderedDict
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from email.utils import format_datetime
 
@@ -70,12 +70,14 @@ class Shelf:
     def default(self, path: str) -> Rendered | None:
         return self._defaults.get(path)
 
-    def publish(self, generation: int, defaults: Mapping[str, Rendered]) -> None:
-        """A new published state: these defaults (the others stand), variants of the old one dropped."""
+    def publish(self, generation: int, defaults: Mapping[str, Rendered],
+                keep: Callable[[Hashable], bool] = lambda key: False) -> None:
+        """A new published state: these defaults (the others stand); of the old variants only those
+        `keep` says the change did not touch."""
         self._defaults = {**self._defaults, **defaults}
         self.generation = generation
-        self._extra.clear()
-        self._bytes = 0
+        for key in [k for k in self._extra if not keep(k)]:
+            self._bytes -= _size(self._extra.pop(key))
 
     def extra(self, key: Hashable) -> Rendered | None:
         found = self._extra.get(key)

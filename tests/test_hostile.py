@@ -281,7 +281,7 @@ def test_openapi_describes_every_route() -> None:
     assert set(FEEDS) | {"/", "/healthz", "/metrics"} <= set(paths)
     for feed in FEEDS:
         op = paths[feed]["get"]
-        assert {p.get("$ref", "").rsplit("/", 1)[-1] for p in op["parameters"]} == {"limit", "page"}
+        assert {p.get("$ref", "").rsplit("/", 1)[-1] for p in op["parameters"]} == {"limit", "page", "q"}
         assert {"200", "304", "400", "404"} <= set(op["responses"]), feed
     assert {"200", "503"} <= set(paths["/healthz"]["get"]["responses"])
     import tempfile

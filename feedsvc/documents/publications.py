@@ -9,6 +9,22 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
+
+from anyascii import anyascii
+
+from .model import Document
+
+PUBLICATION = "publication"
+AUTHOR = "author"
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """One publication's or one author's digests: a kind (PUBLICATION, AUTHOR) and a slug."""
+
+    kind: str
+    slug: str
 
 ALIASES: dict[str, str] = {
     "ap": "Associated Press",
@@ -62,3 +78,40 @@ def _key(name: str) -> str:
 def canonical(name: str) -> str:
     """The one name of the publication written as `name` (itself when the table does not know it)."""
     return ALIASES.get(_key(name), name.strip())
+
+
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+# Ukraine's official romanisation (Cabinet of Ministers resolution 55, 2010): Дмитро is Dmytro,
+# Ольга Olha. The second form of є, ї, й, ю, я is the one at the start of a word.
+_UK_LETTERS = {
+    "а": "a", "б": "b", "в": "v", "г": "h", "ґ": "g", "д": "d", "е": "e", "є": "ie", "ж": "zh", "з": "z",
+    "и": "y", "і": "i", "ї": "i", "й": "i", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p",
+    "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh",
+    "щ": "shch", "ь": "", "ю": "iu", "я": "ia", "'": "", "’": "", "ʼ": "",
+}
+_UK_INITIAL = {"є": "ye", "ї": "yi", "й": "y", "ю": "yu", "я": "ya"}
+_UK_WORD = re.compile(r"[а-щьюяєіїґ'’ʼ]+")
+
+
+def _romanise_uk(word: re.Match[str]) -> str:
+    text = word.group(0).replace("зг", "zgh")
+    first = _UK_INITIAL.get(text[0], _UK_LETTERS.get(text[0], text[0]))
+    return first + "".join(_UK_LETTERS.get(c, c) for c in text[1:])
+
+
+def slug(name: str) -> str:
+    """The name in lower-case ASCII with hyphens, transliterated where needed ("The Guardian" is
+    `the-guardian`, "Дмитро Кулеба" `dmytro-kuleba`): the part of a topic feed's URL."""
+    text = _UK_WORD.sub(_romanise_uk, unicodedata.normalize("NFKC", name).lower())
+    return _NOT_SLUG.sub("-", anyascii(text).lower()).strip("-")
+
+
+def topics_of(doc: Document) -> tuple[tuple[str, str, str], ...]:
+    """(kind, slug, name) of the document's publication and each of its authors."""
+    found: dict[tuple[str, str], str] = {}
+    if doc.source and (name := canonical(doc.source)) and (key := slug(name)):
+        found[PUBLICATION, key] = name
+    for author in doc.authors:
+        if (name := author.strip()) and (key := slug(name)):
+            found.setdefault((AUTHOR, key), name)
+    return tuple((kind, key, name) for (kind, key), name in found.items())

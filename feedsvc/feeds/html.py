@@ -25,10 +25,12 @@ from .views import (
 UI: dict[Lang, dict[str, str]] = {
     "uk": {"latest": "Останні статті", "subscribe": "Підписатися", "feed": "Стрічка",
            "bilingual": "Двомовна", "empty": "Статей ще немає.", "older": "Давніші →", "newer": "← Новіші",
-           "older_heading": "Давніші статті", "page": "Сторінка {number} з {last}"},
+           "older_heading": "Давніші статті", "page": "Сторінка {number} з {last}",
+           "topics": "Видання й автори", "search": "Пошук"},
     "en": {"latest": "Latest articles", "subscribe": "Subscribe", "feed": "Feed",
            "bilingual": "Bilingual", "empty": "No articles yet.", "older": "Older →", "newer": "← Newer",
-           "older_heading": "Older articles", "page": "Page {number} of {last}"},
+           "older_heading": "Older articles", "page": "Page {number} of {last}",
+           "topics": "Publications and authors", "search": "Search"},
 }
 
 # No scripts, no external resources: the page is served with CSP default-src 'none'.
@@ -87,8 +89,10 @@ def _subscribe(meta: FeedMeta, base_url: str) -> str:
                         f"{FORMAT_NAMES[v.fmt]}</a></td>" for v in VIEWS if v.lang == lang)
         rows.append(f"<tr>{th}{cells}</tr>")
     head = "".join(f"<th>{n}</th>" for n in FORMAT_NAMES.values())
+    more = (f'<p class="meta"><a href="/topics">{ui["topics"]}</a> · <a href="/search">{ui["search"]}</a> · '
+            f'<a href="/feeds.opml">OPML</a></p>')
     return (f"<section><h2>{ui['subscribe']}</h2>\n<table><thead><tr><th>{ui['feed']}</th>{head}</tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>\n</section>\n")
+            f"<tbody>{''.join(rows)}</tbody></table>\n{more}\n</section>\n")
 
 
 def _paging(meta: FeedMeta, page: Page) -> str:
@@ -118,6 +122,8 @@ def home_page(meta: FeedMeta, page: Page, base_url: str) -> bytes:
         f"<title>{title}</title>\n"
         f'<meta name="description" content="{escape(clean(meta.subtitle))}">\n'
         f'<link rel="icon" href="{FAVICON_ICO}" sizes="32x32"><link rel="icon" href="{ICON}" type="image/png">\n'
+        '<link rel="search" type="application/opensearchdescription+xml" href="/opensearch.xml" '
+        f'title="{title}">\n'
         f"{head_links}\n<style>{CSS}</style>\n</head>\n<body>\n"
         f'<header><h1>{title}</h1><p class="sub">{escape(clean(meta.subtitle))}</p></header>\n<main>\n'
         + _subscribe(meta, base_url)

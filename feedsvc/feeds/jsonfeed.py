@@ -6,7 +6,7 @@ import json
 
 from ..documents.model import LANGS
 from .entries import Item
-from .views import FAVICON, ICON, FeedMeta, Page, View, clean, page_url, paging_links, utc
+from .views import FAVICON, ICON, FeedMeta, Page, View, clean, feed_title, paging_links, self_url, utc
 
 JSONFEED_VERSION = "https://jsonfeed.org/version/1.1"
 
@@ -16,9 +16,9 @@ def render_json(meta: FeedMeta, view: View, page: Page, base_url: str, items: li
     paging = paging_links(base_url, view, page)
     feed: dict[str, object] = {
         "version": JSONFEED_VERSION,
-        "title": meta.feed_title(view.lang),
+        "title": feed_title(meta, view, page),
         "home_page_url": base_url + "/",
-        "feed_url": page_url(base_url, view, page.number, page.limit, page.default_limit),
+        "feed_url": self_url(base_url, view, page),
         "description": clean(meta.subtitle),
         "icon": base_url + ICON,
         "favicon": base_url + FAVICON,

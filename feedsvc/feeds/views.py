@@ -22,6 +22,7 @@ from typing import Literal
 from urllib.parse import quote
 
 from ..documents.model import LANGS, Entry, Lang
+from ..documents.publications import AUTHOR, PUBLICATION, Topic
 from ..settings import Settings
 
 Format = Literal["atom", "rss", "json"]
@@ -101,6 +102,17 @@ class View:
 
 
 VIEWS: tuple[View, ...] = tuple(View(lang, fmt) for lang in (None, *LANGS) for fmt in ("atom", "rss", "json"))
+FORMATS: tuple[Format, ...] = ("atom", "rss", "json")
+# The path part of each kind of topic feed: /publications/reuters/feed.atom, /authors/jane-doe/feed.atom
+TOPIC_FOLDERS = {PUBLICATION: "publications", AUTHOR: "authors"}
+
+
+def feed_path(view: View, topic: Topic | None) -> str:
+    """The path of a view's feed, or of one publication's or author's in that view."""
+    if topic is None:
+        return view.path
+    prefix = f"/{view.lang}" if view.lang else ""
+    return f"{prefix}/{TOPIC_FOLDERS[topic.kind]}/{topic.slug}/feed.{view.fmt}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +125,9 @@ class Page:
     total: int
     updated: dt.datetime | None
     default_limit: int
+    topic: Topic | None = None  # one publication's or author's feed
+    topic_name: str | None = None
+    q: str | None = None  # a search feed's query, as the subscriber wrote it
 
     @property
     def last(self) -> int:
@@ -130,25 +145,44 @@ def entry_id(meta: FeedMeta, doc_id: str, lang: Lang | None) -> str:
     return base if lang is None else f"{base}:{lang}"
 
 
-def feed_id(meta: FeedMeta, lang: Lang | None) -> str:
-    """The tag: URI of a whole feed (all pages, all formats)."""
-    return f"tag:{meta.tag_authority}:/feed" if lang is None else f"tag:{meta.tag_authority}:/{lang}/feed"
+def feed_id(meta: FeedMeta, view: View, page: Page | None = None) -> str:
+    """The tag: URI of a whole feed (all pages, all formats): `/feed`, `/en/feed`,
+    `/publications/reuters/feed`, `/feed?q=санкції`."""
+    path = feed_path(view, page.topic if page else None).rsplit(".", 1)[0]
+    query = f"?q={quote(page.q, safe='')}" if page and page.q else ""
+    return f"tag:{meta.tag_authority}:{path}{query}"
 
 
-def page_url(base_url: str, view: View, number: int, limit: int, default_limit: int) -> str:
-    """Canonical URL of a page: ?limit= only if not the default, then &page= only if not 1."""
+def feed_title(meta: FeedMeta, view: View, page: Page | None = None) -> str:
+    title = meta.feed_title(view.lang)
+    if page and page.topic_name:
+        title += f" — {clean(page.topic_name)}"
+    if page and page.q:
+        title += f" — «{clean(page.q)}»"
+    return title
+
+
+def page_url(base_url: str, view: View, number: int, limit: int, default_limit: int,
+             topic: Topic | None = None, q: str | None = None) -> str:
+    """Canonical URL of a page: ?q= if a search, ?limit= only if not the default, then &page= only if not 1."""
     query = []
+    if q:
+        query.append(f"q={quote(q, safe='')}")
     if limit != default_limit:
         query.append(f"limit={limit}")
     if number != 1:
         query.append(f"page={number}")
-    return base_url + view.path + ("?" + "&".join(query) if query else "")
+    return base_url + feed_path(view, topic) + ("?" + "&".join(query) if query else "")
+
+
+def self_url(base_url: str, view: View, page: Page) -> str:
+    return page_url(base_url, view, page.number, page.limit, page.default_limit, page.topic, page.q)
 
 
 def paging_links(base_url: str, view: View, page: Page) -> dict[str, str]:
     """RFC 5005 links of this page by relation, in a fixed order."""
     def url(n: int) -> str:
-        return page_url(base_url, view, n, page.limit, page.default_limit)
+        return page_url(base_url, view, n, page.limit, page.default_limit, page.topic, page.q)
     last = page.last
     links = {"first": url(1)}
     if page.number > 1:

@@ -18,8 +18,9 @@ from .views import (
     View,
     clean,
     feed_id,
-    page_url,
+    feed_title,
     paging_links,
+    self_url,
     utc,
 )
 
@@ -82,15 +83,16 @@ def render_xml(meta: FeedMeta, view: View, page: Page, base_url: str, items: lis
     fg.register_extension("feedsvc", _FeedExt, _EntryExt, atom=view.fmt == "atom", rss=view.fmt == "rss")
     paging = paging_links(base_url, view, page)
     fg.feedsvc.paging, fg.feedsvc.fmt = paging, view.fmt
-    fg.id(feed_id(meta, view.lang))
-    fg.title(meta.feed_title(view.lang))
-    fg.subtitle(clean(meta.subtitle) or meta.feed_title(view.lang))  # also the RSS description
-    fg.author(name=clean(meta.author) or meta.feed_title(view.lang))
+    title = feed_title(meta, view, page)
+    fg.id(feed_id(meta, view, page))
+    fg.title(title)
+    fg.subtitle(clean(meta.subtitle) or title)  # also the RSS description
+    fg.author(name=clean(meta.author) or title)
     fg.language(view.lang or meta.language)
     fg.generator("feedsvc")
     fg.updated(utc(page.updated))
     self_type = MEDIA_TYPES[view.fmt]
-    fg.link(href=page_url(base_url, view, page.number, page.limit, page.default_limit), rel="self", type=self_type)
+    fg.link(href=self_url(base_url, view, page), rel="self", type=self_type)
     if view.fmt == "atom":
         fg.link([{"href": href, "rel": rel, "type": self_type} for rel, href in paging.items()])
     fg.link(href=base_url + "/", rel="alternate", type="text/html")  # last: it becomes the RSS <link>
@@ -98,7 +100,7 @@ def render_xml(meta: FeedMeta, view: View, page: Page, base_url: str, items: lis
     if view.fmt == "atom":
         fg.logo(base_url + LOGO)
     else:  # width and height: RSS readers size the image without fetching it first
-        fg.image(url=base_url + LOGO, title=meta.feed_title(view.lang), link=base_url + "/",
+        fg.image(url=base_url + LOGO, title=title, link=base_url + "/",
                  width=str(LOGO_SIZE[0]), height=str(LOGO_SIZE[1]))
     for it in items:
         fe = fg.add_entry(order="append")

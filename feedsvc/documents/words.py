@@ -1,0 +1,79 @@
+"""Word forms for search: every word of a document (and of a query) as its dictionary form, so that
+`санкції` finds `санкціями` and `sanction` finds `sanctions`.
+
+simplemma's dictionaries (Ukrainian and English) do the work; a word they do not know stays as
+written. Cyrillic words are looked up as Ukrainian, Latin ones as English. Apostrophes (’ ' ʼ)
+are dropped inside words, so `м’ясо` and `м'ясо` are one word.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import simplemma
+
+from .model import Document
+
+_WORD = re.compile(r"[^\W_]+(?:['’ʼ][^\W_]+)*")
+_APOSTROPHES = str.maketrans("", "", "'’ʼ")
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+
+
+def lemma(word: str) -> str:
+    """The dictionary form of one word, lower case, without apostrophes."""
+    word = word.lower()
+    found = simplemma.lemmatize(word, lang="uk" if _CYRILLIC.search(word) else "en")
+    return found.lower().translate(_APOSTROPHES)
+
+
+def lemmas(text: str) -> list[str]:
+    return [lemma(w) for w in _WORD.findall(text)]
+
+
+def document_words(doc: Document) -> str:
+    """What search matches in a document: its titles, summaries and article, as dictionary forms."""
+    parts: Iterable[str | None] = (doc.title.en, doc.title.uk, doc.summary.en, doc.summary.uk, *doc.body)
+    return " ".join(lemma for part in parts if part for lemma in lemmas(part))
+
+
+def warm_up() -> None:
+    """Load both dictionaries now (the parser processes' fork server shares them)."""
+    lemma("санкціями")
+    lemma("sanctions")
+
+
+MAX_QUERY_CHARS = 200
+MAX_QUERY_WORDS = 8
+
+
+class QueryError(ValueError):
+    """A ?q= that cannot be searched; the message is for the client."""
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A search: every word of `include` somewhere in a document, none of `exclude`; dictionary forms."""
+
+    include: tuple[str, ...]
+    exclude: tuple[str, ...]
+
+
+def query(text: str) -> Match:
+    """`санкції -росія` as a Match; raises QueryError for a query too long, too many words or none."""
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryError(f"q is longer than {MAX_QUERY_CHARS} characters")
+    terms = text.split()
+    if len(terms) > MAX_QUERY_WORDS:
+        raise QueryError(f"q has more than {MAX_QUERY_WORDS} words")
+    include: list[str] = []
+    exclude: list[str] = []
+    for term in terms:
+        into = exclude if term.startswith("-") and len(term) > 1 else include
+        for found in lemmas(term.lstrip("-") if into is exclude else term):
+            if found not in into:
+                into.append(found)
+    if not include and not exclude:
+        raise QueryError("q has no words to search for")
+    return Match(tuple(include), tuple(exclude))
