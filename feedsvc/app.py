@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from . import headers as policy
+from . import websub
 from .documents.files import shown
 from .documents.model import LANGS, Entry, Lang
 from .documents.publications import AUTHOR, PUBLICATION, Topic
@@ -441,6 +442,8 @@ def create_app(settings: Settings, *, service: Service | None = None,
     add("/status.json", routes.newsroom(routes.status_json))
     add(r"/preview/{id:[\s\S]+}", routes.newsroom(routes.preview))  # ids may hold any character
     add("/healthz", routes.healthz)
+    if settings.websub:
+        app.router.add_post(websub.PATH, service.hub.handle)
     if settings.metrics:
         add("/metrics", routes.metrics)
     # No catch-all route for a JSON 404: it cost 3-5% of throughput on every request, and

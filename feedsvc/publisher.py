@@ -4,6 +4,8 @@ and renders other variants (pages, limits, base URLs) on demand from the same pu
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import datetime as dt
 import logging
 import time
 from collections.abc import Collection, Iterable
@@ -19,6 +21,8 @@ from .index import Index
 from .metrics import Metrics
 from .settings import Settings
 from .shelf import Rendered, Shelf
+from .websub.links import hubs, link_header
+from .websub.model import Change
 from .worker import Worker
 
 log = logging.getLogger("feedsvc.publisher")
@@ -77,25 +81,35 @@ class Publisher:
         self._home = Key(None, HOME_ENTRIES, 1, self.base_url)
         self._main_keys = frozenset((*self._main.values(), self._home))
         self._new_state = asyncio.Event()  # set (and replaced) on every publication
+        # The nine feeds are WebSub topics under their own URL: they advertise the hubs, and a
+        # publication pushes what changed in them.
+        self.topics = frozenset(self.base_url + view.path for view in VIEWS)
+        self._hubs = {key: hubs(settings, self.base_url + key.path) for key in self._main.values()}
+        self._links = {key: link_header(settings, self.base_url + key.path) for key in self._main.values()}
+        self._pushed: dict[Key, dt.datetime] = {}  # each feed's newest update at the last publication
 
     def attach(self, index: Index) -> None:
         self._index = index
 
     # -- publishing ------------------------------------------------------------------------
 
-    async def publish(self, langs: Collection[Lang | None] = (None, *LANGS)) -> None:
+    async def publish(self, langs: Collection[Lang | None] = (None, *LANGS)) -> list[Change]:
         """Render the default pages of the views showing `langs` (None: the bilingual views and the
         home page) from the index as it is now, then put them on the shelf together. The other
-        views' bytes stand: the change did not touch what they show."""
+        views' bytes stand: the change did not touch what they show. Returns, for push, each feed
+        whose bytes changed, with a document of its new and changed entries."""
         keys = [self._main[v] for v in VIEWS if v.lang in langs] + ([self._home] if None in langs else [])
         started = time.perf_counter()
         try:
-            generation, totals, rendered = await self._worker.run(self._render_all, keys)
+            generation, totals, rendered, fresh = await self._worker.run(self._render_all, keys)
         except Exception as exc:  # a renderer bug: the last good bytes stay published
             self.problem = f"render failed: {type(exc).__name__}: {exc}"
             log.exception("rendering failed; the last good bytes stay published")
-            return
+            return []
         self.problem = None
+        changes = [Change(self.base_url + key.path, key.view.media_type, r.body, fresh.get(key))
+                   for key, r in rendered.items()
+                   if key.view is not None and (old := self.shelf.default(key.path)) is not None and old.etag != r.etag]
         self._totals = totals
         # Variants of views this change did not touch stay: their content is the same.
         def untouched(key: object) -> bool:
@@ -105,14 +119,27 @@ class Publisher:
         self._new_state = asyncio.Event()
         log.info("feeds rendered: %d renders, %d documents (en %d, uk %d) in %.0f ms", len(rendered),
                  totals[None], totals["en"], totals["uk"], (time.perf_counter() - started) * 1000)
+        return changes
 
-    def _render_all(self, keys: Iterable[Key]) -> tuple[int, dict[Lang | None, int], dict[Key, Rendered]]:
-        """One state's pages (worker thread, so no write comes between them)."""
+    def _render_all(self, keys: Iterable[Key]) -> tuple[int, dict[Lang | None, int], dict[Key, Rendered],
+                                                        dict[Key, bytes]]:
+        """One state's pages (worker thread, so no write comes between them), and for each feed the
+        document of the entries updated since the last publication (what a push carries)."""
         assert self._index is not None
         pages: dict[tuple[Lang | None, int, int], tuple[Entry, ...]] = {}
-        rendered = {key: self._render(key, pages) for key in keys}
+        rendered, fresh = {}, {}
+        for key in keys:
+            page = self._page(key, pages)
+            rendered[key] = self._build(key, page)
+            since = self._pushed.get(key)
+            if key.view is not None and since is not None:
+                new = tuple(e for e in page.entries if utc(e.updated) > since)
+                if new:
+                    fresh[key] = render(self.meta, key.view, dataclasses.replace(page, entries=new), key.base_url)
+            if page.updated is not None:
+                self._pushed[key] = utc(page.updated)
         totals: dict[Lang | None, int] = {lang: self._index.count(lang) for lang in (None, *LANGS)}
-        return self._index.generation, totals, rendered
+        return self._index.generation, totals, rendered, fresh
 
     def _render(self, key: Key, pages: dict[tuple[Lang | None, int, int], tuple[Entry, ...]]) -> Rendered:
         """One page of one view from the index (worker thread); `pages` shares a page's entries
@@ -134,7 +161,7 @@ class Publisher:
             entries = pages.get(where) or pages.setdefault(where, index.page(*where))
         return Page(entries=entries, number=key.page, limit=key.limit, total=index.total(lang, key.topic, key.match),
                     updated=utc(index.newest_update(lang, key.topic, key.match)), default_limit=self.settings.page_size,
-                    topic=key.topic, topic_name=name, q=key.q)
+                    topic=key.topic, topic_name=name, q=key.q, hubs=self._hubs.get(key, ()))
 
     def _build(self, key: Key, page: Page) -> Rendered:
         """The bytes of one page (any thread: it reads nothing but `page`)."""
@@ -145,7 +172,10 @@ class Publisher:
             rendered = Rendered.build(body, "text/html; charset=utf-8", updated, headers.page(self.settings.max_age))
         else:
             body = render(self.meta, key.view, page, key.base_url)
-            rendered = Rendered.build(body, key.view.media_type, updated, headers.feed(self.settings.max_age))
+            extra = headers.feed(self.settings.max_age)
+            if (link := self._links.get(key)):  # WebSub: the hub and self, for HEAD as well as GET
+                extra["Link"] = link
+            rendered = Rendered.build(body, key.view.media_type, updated, extra)
         elapsed = time.perf_counter() - started
         self._metrics.renders.labels(key.path).inc()
         self._metrics.render_seconds.observe(elapsed)

@@ -16,6 +16,7 @@ from .pool import Parsers
 from .publisher import Publisher
 from .settings import Settings
 from .sync import Sync
+from .websub import Hub
 from .worker import Worker
 
 log = logging.getLogger("feedsvc.service")
@@ -29,6 +30,7 @@ class Service:
         self.metrics = metrics
         self.worker = Worker()
         self.publisher = Publisher(settings, self.worker, metrics)
+        self.hub = Hub(settings, metrics, topics=self.publisher.topics.__contains__)
         self.parsers = Parsers()
         self.index: Index | None = None
         self.sync: Sync | None = None
@@ -38,6 +40,7 @@ class Service:
     async def start(self) -> None:
         """Start in the background; the server listens meanwhile and answers 503 until the first scan is done."""
         loop = asyncio.get_running_loop()
+        await self.hub.start()
         self._tasks = [loop.create_task(self._boot(), name="feedsvc-boot")]
         # The first parser process, forked now so the first change after a start does not wait
         # for it; on another thread: forking waits for the fork server to load, the scan need not.
@@ -62,9 +65,12 @@ class Service:
         self.metrics.documents.set(summary.counts[None])
         self.metrics.rejected.set(len(summary.rejected))
         first = self.publisher.shelf.generation < 0
-        await self.publisher.publish((None, *LANGS) if first else outcome.views)
+        changes = await self.publisher.publish((None, *LANGS) if first else outcome.views)
+        if changes:
+            self.hub.publish(changes)  # pushes go out in the background
 
     async def stop(self) -> None:
+        await self.hub.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -29,6 +29,8 @@ def render_json(meta: FeedMeta, view: View, page: Page, base_url: str, items: li
     }
     if "next" in paging:
         feed["next_url"] = paging["next"]
+    if page.hubs:
+        feed["hubs"] = [{"type": "WebSub", "url": hub} for hub in page.hubs]
     feed["_feedsvc"] = {"updated": utc(page.updated).isoformat(), "page": page.number,
                         "total": page.total, **{f"{rel}_url": href for rel, href in paging.items()}}
     out = []

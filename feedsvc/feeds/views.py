@@ -128,6 +128,7 @@ class Page:
     topic: Topic | None = None  # one publication's or author's feed
     topic_name: str | None = None
     q: str | None = None  # a search feed's query, as the subscriber wrote it
+    hubs: tuple[str, ...] = ()  # the WebSub hubs this page advertises
 
     @property
     def last(self) -> int:

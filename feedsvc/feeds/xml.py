@@ -30,10 +30,21 @@ XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
 class _FeedExt(BaseExtension):  # type: ignore[misc]  # feedgen is untyped
-    """Feed-level additions feedgen lacks: RFC 5005 paging links in RSS, dc: namespace."""
+    """Feed-level additions feedgen lacks: RFC 5005 paging links in RSS, WebSub hub links (feedgen
+    drops rel=hub), the dc: namespace."""
 
     paging: dict[str, str]
+    hubs: tuple[str, ...]
     fmt: Format
+
+    def extend_atom(self, feed: etree._Element) -> etree._Element:
+        # feedgen writes Atom elements unqualified under a default xmlns: so do we.
+        anchor = feed.find("link")  # rel=self comes first
+        for href in reversed(self.hubs):
+            link = etree.SubElement(feed, "link", rel="hub", href=href)
+            if anchor is not None:
+                anchor.addnext(link)
+        return feed
 
     def extend_ns(self) -> dict[str, str]:
         return {"dc": DC_NS} if self.fmt == "rss" else {}
@@ -45,6 +56,8 @@ class _FeedExt(BaseExtension):  # type: ignore[misc]  # feedgen is untyped
             anchor = channel.find("description")
         for rel, href in reversed(self.paging.items()):
             anchor.addnext(etree.Element(f"{{{ATOM_NS}}}link", rel=rel, href=href, type=MEDIA_TYPES["rss"]))
+        for href in reversed(self.hubs):
+            anchor.addnext(etree.Element(f"{{{ATOM_NS}}}link", rel="hub", href=href))
         return feed
 
 
@@ -82,7 +95,7 @@ def render_xml(meta: FeedMeta, view: View, page: Page, base_url: str, items: lis
     fg = FeedGenerator()
     fg.register_extension("feedsvc", _FeedExt, _EntryExt, atom=view.fmt == "atom", rss=view.fmt == "rss")
     paging = paging_links(base_url, view, page)
-    fg.feedsvc.paging, fg.feedsvc.fmt = paging, view.fmt
+    fg.feedsvc.paging, fg.feedsvc.hubs, fg.feedsvc.fmt = paging, page.hubs, view.fmt
     title = feed_title(meta, view, page)
     fg.id(feed_id(meta, view, page))
     fg.title(title)
