@@ -30,7 +30,7 @@ class Checked:
         if self.reason is not None:
             return [_finding(self.path, self.reason.line, "error", self.reason.text)]
         assert self.document is not None
-        return [_finding(self.path, w.line, "warning", w.text) for w in self.document.warnings]
+        return [_finding(self.path, w.line, "note" if w.info else "warning", w.text) for w in self.document.warnings]
 
     def to_json(self) -> dict[str, object]:
         if self.reason is not None:
@@ -85,7 +85,7 @@ def check_command(paths: list[str], *, strict: bool, as_json: bool, pattern: str
             continue
         total += 1
         rejected += result.reason is not None
-        warned += result.document is not None and bool(result.document.warnings)
+        warned += result.document is not None and result.document.warned
         if as_json:
             print(json.dumps(result.to_json(), ensure_ascii=False), flush=False)
         else:

@@ -446,7 +446,7 @@ def load(job: Job) -> Loaded:
         return Read(after.st_size, mtime_ns, _digest(data, reason), reason)
     record = json.dumps(document.to_json(), ensure_ascii=False, separators=(",", ":"))
     digests = (document.digest("en"), document.digest("uk"))
-    parsed = Parsed(record, document.languages, digests, bool(document.warnings), document_words(document),
+    parsed = Parsed(record, document.languages, digests, document.warned, document_words(document),
                     topics_of(document))
     return Read(after.st_size, mtime_ns, digest, parsed)
 

@@ -69,6 +69,15 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0
         await asyncio.sleep(0.02)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fork_server() -> None:
+    """The parser processes' fork server, started from the main thread as `feedsvc serve` does: it
+    dies with the thread that started it (PR_SET_PDEATHSIG), and a test's executor thread is short-lived."""
+    from feedsvc import pool
+
+    pool.start_server()
+
+
 @pytest.fixture
 def seeds(tmp_path: Path) -> Path:
     folder = tmp_path / "seeds"

@@ -58,7 +58,7 @@ class FakeParser:
                        title=Bilingual(en=title), summary=Bilingual(en=summary.strip() or "Summary."))
         record = json.dumps(doc.to_json(), ensure_ascii=False)
         return Read(job.size, job.mtime_ns, digest,
-                    Parsed(record, doc.languages, (doc.digest("en"), doc.digest("uk")), bool(doc.warnings), "", ()))
+                    Parsed(record, doc.languages, (doc.digest("en"), doc.digest("uk")), doc.warned, "", ()))
 
 
 @pytest.fixture

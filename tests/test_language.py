@@ -91,3 +91,16 @@ def test_ukrainian_vs_russian_accuracy_on_short_snippets() -> None:
     assert len(hard) > 200 and {lang for _, lang in hard} == {"uk", "ru"}
     right = sum(detect(s) == lang for s, lang in hard)
     assert right / len(hard) >= 0.97, f"{right}/{len(hard)}"
+
+
+def test_prose_rule_for_article_paragraphs() -> None:
+    """Ukrainian in Latin transliteration: lingua's trigrams call it English; no English word says it is not."""
+    translit = ("Rosiia ta Pivnichna Koreia dosiahly uhody pro postachannia zbroi, povidomyly posadovtsi u chetver. "
+                "Ukraina zasudyla tsi domovlenosti.")
+    assert detect(translit, prose=True) == "other"
+    english = "Allies pledged new aid to Ukraine on Thursday, officials said, and more deliveries will follow soon."
+    assert detect(english, prose=True) == "en"
+    # Names alone are short: English by the title rule, prose or not.
+    assert detect("Kim Jong Un, Vladimir Putin, Sergei Shoigu", prose=True) == "en"
+    # Titles keep the lenient rule (prose=False by default).
+    assert detect("Ukraine war: Zelensky urges Western allies speed up weapons deliveries amid offensive") == "en"

@@ -10,6 +10,9 @@ Policy (documented in docs/document-format.md):
   English titles full of names ("NATO summit in Vilnius") often score below 50%
   English, so short text is English; longer samples (an article paragraph) count as
   "other" whenever another language wins.
+* An article paragraph (`prose`) of 12 words or more without a single common English word is
+  not English whatever lingua says: its trigram models call Ukrainian in Latin
+  transliteration ("Rosiia ta Pivnichna Koreia dosiahly uhody...") English.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ Detected = Literal["en", "uk", "ru", "other"]
 SAMPLE_CHARS = 240  # lingua's cost grows with length; an opening this long is decisive
 SCRIPT_CHARS = 100  # enough letters to tell two scripts apart
 SHORT_TEXT = 120  # below this, Latin text is judged by the lenient title rule
+PROSE_WORDS = 12  # prose this long with no common English word is not English
 
 _URL = re.compile(r"https?://\S+")
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
@@ -119,11 +123,13 @@ def _cyrillic_language(sample: str) -> Detected:
     return "uk" if uk > ru else "ru"
 
 
-def _latin_language(sample: str) -> Detected:
+def _latin_language(sample: str, prose: bool = False) -> Detected:
     words = _WORDS.findall(sample.lower())
-    hits = sum(word in _ENGLISH_WORDS for word in words)
+    hits = sum(map(_ENGLISH_WORDS.__contains__, words))
     if hits and (len(words) < 10 or hits * 10 >= len(words)):
         return "en"
+    if prose and not hits and len(words) >= PROSE_WORDS:
+        return "other"
     if len(sample) < SHORT_TEXT:
         # On short English titles of names ("Kim Jong Un", "Ukraine war: talks resume in
         # Istanbul") lingua guesses German or Polish with high confidence: it cannot tell, and
@@ -134,10 +140,12 @@ def _latin_language(sample: str) -> Detected:
     return "en" if not values or english >= max(values.values()) else "other"
 
 
-def detect(text: str) -> Detected | None:
-    """The language of `text`: "en", "uk", "ru", "other", or None if it has no letters."""
+def detect(text: str, *, prose: bool = False) -> Detected | None:
+    """The language of `text`: "en", "uk", "ru", "other", or None if it has no letters.
+
+    `prose`: `text` is a paragraph of an article, not a title (see the policy above)."""
     kind = script_of(text)
     if kind is None:
         return None
     sample = _sample(text).strip()
-    return _cyrillic_language(sample) if kind == "cyrillic" else _latin_language(sample)
+    return _cyrillic_language(sample) if kind == "cyrillic" else _latin_language(sample, prose)

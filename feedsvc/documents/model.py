@@ -64,18 +64,20 @@ class Note:
 
     text: str
     line: int | None = None
+    # Routine (page furniture left out): shown to editors, but not a warning; nothing to fix.
+    info: bool = False
 
     def __str__(self) -> str:
         return self.text if self.line is None else f"line {self.line}: {self.text}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"line": self.line, "message": self.text}
+        return {"line": self.line, "message": self.text, "level": "note" if self.info else "warning"}
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | str) -> Note:
         if isinstance(data, str):  # records written before warnings had lines
             return cls(data)
-        return cls(data["message"], data.get("line"))
+        return cls(data["message"], data.get("line"), data.get("level") == "note")
 
 
 class Rejected(Exception):
@@ -136,6 +138,11 @@ class Document:
     summary: Bilingual
     body: tuple[str, ...] = ()  # the English article, one string per paragraph
     warnings: tuple[Note, ...] = field(default=())
+
+    @property
+    def warned(self) -> bool:
+        """Whether any note is a warning an editor should look at (not only routine notes)."""
+        return any(not note.info for note in self.warnings)
 
     @property
     def languages(self) -> tuple[Lang, ...]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import pysbd
 from pysbd.lang.english import English
@@ -22,7 +23,6 @@ _TIME_FOLLOWERS = frozenset(
     " June July August September October November December local GMT UTC EST EDT CET CEST ET PT".split()
 )
 
-_READ_MORE = re.compile(r"(?i)^read more\s*[:\-–—]")
 # Two patterns, not one alternation: searching a long paragraph for either at every position
 # cost more than the rest of the summary.
 _CREDIT_START = re.compile(r"(?:—|--|–)|\((?:Reporting|Writing|Additional reporting) by\b")
@@ -40,6 +40,82 @@ _CLOSERS = re.compile(r"^[\"”’)\]]+$")
 _AM_PM = re.compile(r"\b[ap]\.m\.$")
 
 
+@dataclass(frozen=True, slots=True)
+class Furniture:
+    """One kind of page furniture: text pasted with an article that is not the article."""
+
+    name: str  # what the warning calls it
+    pattern: str  # a regex matched at the start of a paragraph; `(?i:...)` where case does not matter
+    line: bool = True  # a line of its own: split off a paragraph even with no blank line around it
+    end: str = ""  # if set, `pattern` is searched for at the end of a paragraph ending with this
+
+
+# Page furniture, in one place: a paragraph (or a line, where `line`) matching one of these is left
+# out of the English article, with a warning naming it. Extend freely (non-capturing groups only);
+# tests/test_parse_furniture.py has a case for each rule.
+FURNITURE: tuple[Furniture, ...] = (
+    # Where an advertisement sat: "Advertisement", "ADVERTISEMENT", "Story continues below advertisement",
+    # "Advertisement - Scroll to continue".
+    Furniture("advertisement",
+              r"(?i:(?:story continues below )?advertisement(?:\s*[-–—:]?\s*(?:scroll|continue) [\w ]{0,30})?\s*$)"),
+    # A cross-link: "Read More: <headline>", "read more - ...", or "Read more" alone (not "Read more of ...").
+    Furniture("cross-link", r"(?i:read more\b\s*(?:[:\-–—|»>]|$))"),
+    # A cross-link in capitals with no colon: "READ MORE Putin's plan for ...".
+    Furniture("cross-link", r"READ MORE\b"),
+    # A paywalled cross-link: "Read more Subscribers only <headline>".
+    Furniture("cross-link", r"(?i:read more\s+subscribers only\b)"),
+    # "Related: <headline>", "RELATED:", "Related articles:", or "Related" alone.
+    Furniture("cross-link", r"(?i:related(?: articles?| stories| coverage| content)?\s*(?:[:\-–—|]|$))"),
+    # "Also read: <headline>", "ALSO READ <headline>", "See also: ...", "Read also: ...".
+    Furniture("cross-link", r"(?i:also read|read also|see also)\s*[:\-–—|]|ALSO READ\b"),
+    # Newsletter and sign-up prompts, 200 characters at most: "Sign up for our newsletter",
+    # "Subscribe to ...", "Newsletter: ...", "Get our morning newsletter", and the Guardian's
+    # "Skip past newsletter promotion" / "after newsletter promotion".
+    Furniture("newsletter sign-up",
+              r"(?i:sign up\b|subscribe (?:to|for|now|here)\b|newsletter\b|skip past newsletter"
+              r"|after newsletter promotion|get (?:our|the) .{0,60}newsletter)(?=.{0,180}$)"),
+    # Reuters' footer: "Our Standards: The Thomson Reuters Trust Principles."
+    Furniture("standards notice", r"(?i:our standards\s*:)"),
+    # BBC picture furniture pasted as text: "Image caption, ...", "Image source, Getty Images".
+    Furniture("photo caption", r"(?:Image|Media|Video) (?:caption|source),"),
+    # A photo caption ending in its credit: "... in Kyiv, Saturday. (AP Photo/Efrem Lukatsky)",
+    # "(Photo by Genya Savilov/AFP via Getty Images)", "(AP Photo)".
+    Furniture("photo caption", r"\((?:[A-Z][\w.&-]*\s+)*Photos?(?:\s*(?:/|by\b|:)[^()]*)?\)\s*$",
+              line=False, end=")"),
+    # A time stamp: "Updated 2 March 2024", "Published: 13.09.2023 10:15 BST", "Last updated March 2, 2024"
+    # (short, with a number, not ending like a sentence: "Updated figures showed 5 dead." is text).
+    Furniture("time stamp",
+              r"(?i:(?:last |first )?(?:updated|published|posted)(?: on)?\b)(?=.{0,60}$)(?=.*\d)(?!.*[a-z]\.$)"),
+    # A note before (or after) the article: "Editor's note: This story contains ...".
+    Furniture("editor's note", r"(?i:editor[’']?s[’']? note\s*[:\-–—])", line=False),
+    # An update notice: "This story has been updated with ...", "This article was corrected ...".
+    Furniture("update notice", r"(?i:this (?:story|article|report|post) (?:has been|was|has) (?:updated|corrected)\b)",
+              line=False),
+)
+_TAIL = 200  # a rule with `end` is searched for in this many last characters
+
+
+def _starts(line: bool) -> re.Pattern[str]:
+    """The rules matched at the start, in one pattern (one call, not one per rule): group rN is rule N."""
+    return re.compile("|".join(f"(?P<r{i}>{rule.pattern})" for i, rule in enumerate(FURNITURE)
+                               if not rule.end and (rule.line or not line)))
+
+
+_STARTS = {True: _starts(True), False: _starts(False)}
+_ENDS = tuple((rule, re.compile(rule.pattern)) for rule in FURNITURE if rule.end)
+
+
+def furniture(paragraph: str, *, line: bool = False) -> str | None:
+    """The kind of page furniture `paragraph` is (`line`: by the rules for whole lines only), or None."""
+    if match := _STARTS[line].match(paragraph):
+        return FURNITURE[int(str(match.lastgroup)[1:])].name
+    if not line:
+        for rule, pattern in _ENDS:
+            if paragraph.rstrip().endswith(rule.end) and pattern.search(paragraph[-_TAIL:]):
+                return rule.name
+    return None
+
+
 @functools.cache
 def _segmenter() -> pysbd.Segmenter:
     """pysbd's English segmenter, built once."""
@@ -48,7 +124,7 @@ def _segmenter() -> pysbd.Segmenter:
 
 def is_read_more(paragraph: str) -> bool:
     """A site cross-link line such as `Read More: ...`, not article text."""
-    return bool(_READ_MORE.match(paragraph))
+    return furniture(paragraph) == "cross-link"
 
 
 def is_credit(paragraph: str) -> bool:
@@ -119,7 +195,7 @@ def sentences(paragraph: str) -> list[str]:
 def _article_sentences(paragraphs: Sequence[str]) -> Iterator[str]:
     first = True
     for paragraph in paragraphs:
-        if is_read_more(paragraph) or is_credit(paragraph) or not paragraph.strip():
+        if not paragraph.strip() or is_credit(paragraph) or furniture(paragraph):
             continue
         yield from sentences(strip_dateline(paragraph) if first else paragraph)
         first = False

@@ -26,13 +26,15 @@ input,select,button{font:15px system-ui,sans-serif;padding:.3rem .5rem}
 _LABEL = {"published": "published", "warned": "warnings", "rejected": "rejected"}
 
 
-def _finding(line: int | None, text: str) -> str:
+def _finding(line: int | None, text: str, level: str = "warning") -> str:
     where = f"line {line}: " if line is not None else ""
-    return f"<li>{escape(where + text)}</li>"
+    note = "note: " if level == "note" else ""
+    return f"<li>{escape(where + note + text)}</li>"
 
 
 def _file(f: dict[str, Any]) -> str:
-    state = "warned" if f["state"] == "published" and f["warnings"] else f["state"]
+    warned = any(w.get("level") != "note" for w in f["warnings"])
+    state = "warned" if f["state"] == "published" and warned else f["state"]
     title = " / ".join(t for t in (f["title"].get("uk"), f["title"].get("en")) if t)
     path = f'<span class="path">{escape(f["path"])}</span>'
     link = f'<a href="{escape(f["preview"])}">{path}</a>' if f.get("preview") else path
@@ -43,7 +45,7 @@ def _file(f: dict[str, Any]) -> str:
         parts.append(f'<div class="meta">published {escape(f["published"][:16].replace("T", " "))} UTC'
                      f' · updated {escape(f["updated"][:16].replace("T", " "))} UTC'
                      f' · {escape(", ".join(LANG_NAMES[lang] for lang in f["languages"]) or "bilingual only")}</div>')
-    findings = [_finding(w["line"], w["message"]) for w in f["warnings"]]
+    findings = [_finding(w["line"], w["message"], w.get("level", "warning")) for w in f["warnings"]]
     if f["reason"]:
         findings.insert(0, _finding(f["reason"]["line"], f["reason"]["text"]))
     if findings:
@@ -88,7 +90,7 @@ def preview_page(meta: FeedMeta, found: tuple[str, Entry, bool] | tuple[str, Rea
         return _page(meta, "Preview: rejected", body)
     entry = found[1]
     doc = entry.document
-    warnings = "".join(_finding(w.line, w.text) for w in doc.warnings)
+    warnings = "".join(_finding(w.line, w.text, "note" if w.info else "warning") for w in doc.warnings)
     parts = [f'<p class="path">{escape(path)}</p>']
     if warnings:
         parts.append(f'<p class="counts"><strong>Warnings:</strong></p><ul class="findings">{warnings}</ul>')
