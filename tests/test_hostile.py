@@ -308,7 +308,9 @@ def test_schemathesis_finds_no_server_error(real_server: Any, tmp_path: Path) ->
     result = subprocess.run(
         [exe, "run", str(OPENAPI), "--url", real_server.url, "--checks",
          "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
-         "--max-examples", examples, "--seed", "1", "--no-color", "--request-timeout", "10"],
+         "--max-examples", examples, "--seed", "1", "--no-color", "--request-timeout", "10",
+         # The hub makes requests to the URLs it is given: fuzzing it would resolve made-up hosts.
+         "--exclude-path", "/websub"],
         capture_output=True, text=True, timeout=240, cwd=tmp_path, env={**os.environ, "SCHEMATHESIS_HOOKS": ""})
     out = result.stdout + result.stderr
     print(out[-2500:])
