@@ -69,6 +69,15 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0
         await asyncio.sleep(0.02)
 
 
+def wait(check: Callable[[], Any], what: str, timeout: float = 10.0) -> None:
+    """Poll until `check()` holds, for tests that drive a real server synchronously."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.02)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _fork_server() -> None:
     """The parser processes' fork server, started from the main thread as `feedsvc serve` does: it

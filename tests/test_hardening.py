@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SEED, eventually, free_port, make_doc, require_tool, write
+from conftest import SEED, eventually, free_port, make_doc, require_tool, wait, write
 from feeds import FEEDS, fetch, ids
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -26,13 +26,6 @@ from feedsvc.ingest import Ingest
 
 YEAR_2400 = int(dt.datetime(2400, 1, 1, tzinfo=dt.UTC).timestamp())
 
-
-def wait(check: Any, what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
 
 
 def health(server: Any) -> tuple[int, dict[str, Any]]:

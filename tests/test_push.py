@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from conftest import make_doc, write
+from conftest import make_doc, wait, write
 from feeds import FEEDS, ids, parse
 
 
@@ -53,13 +53,6 @@ class _Callback(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:
         pass
 
-
-def wait(check: Any, what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 def test_every_feed_advertises_the_hub_and_itself(seeds: Path, state: Path, server_factory: Any) -> None:

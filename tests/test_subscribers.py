@@ -24,19 +24,12 @@ from typing import Any
 
 import lxml.html
 import pysbd
-from conftest import SEED, Server, eventually, free_port, make_doc, require_tool, write
+from conftest import SEED, Server, eventually, free_port, make_doc, require_tool, wait, write
 from feeds import FEEDS, doc_id, fetch, ids, parse
 
 SEED_ID = SEED.stem
 UTC = dt.UTC
 
-
-def wait(check: Any, what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
 
 
 def first_ids(server: Server) -> dict[str, str]:
