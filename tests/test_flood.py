@@ -10,12 +10,25 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import make_doc, write
 from feeds import ids
 
+WORDS = ("war", "article", "officials", "talks", "analysts", "week", "meetings", "cautious", "next", "kyiv")
 
+
+def limit_variant(worker: int, n: int) -> str:
+    return f"?limit={100 + (worker * 37 + n) % 400}"
+
+
+def search_variant(worker: int, n: int) -> str:
+    """A distinct search each time: two words and an excluded number nobody wrote."""
+    return f"?q={WORDS[(worker + n) % 10]}+{WORDS[(worker * 3 + n) % 10]}+-{worker * 100_000 + n}"
+
+
+@pytest.mark.parametrize("variant", [limit_variant, search_variant], ids=["limit", "q"])
 def test_a_flood_of_distinct_variants_is_bounded_and_changes_still_arrive(seeds: Path, state: Path,
-                                                                          server_factory: Any) -> None:
+                                                                          server_factory: Any, variant: Any) -> None:
     for n in range(120):
         write(seeds, f"d{n:03d}.txt", make_doc(n))
     server = server_factory(seeds, state)
@@ -28,9 +41,8 @@ def test_a_flood_of_distinct_variants_is_bounded_and_changes_still_arrive(seeds:
         n = 0
         while not stop.is_set():
             n += 1
-            limit = 100 + (worker * 37 + n) % 400
             try:
-                with urllib.request.urlopen(f"{server.url}/feed.atom?limit={limit}", timeout=10) as response:
+                with urllib.request.urlopen(f"{server.url}/feed.atom{variant(worker, n)}", timeout=10) as response:
                     response.read()
                     status, after = response.status, None
             except urllib.error.HTTPError as exc:
