@@ -31,9 +31,10 @@ HOME_ENTRIES = 20
 # A variant rendered while another change was being indexed is thrown away and rendered again,
 # at most this many times; under endless churn the last one is served.
 _VARIANT_TRIES = 5
-# Distinct variants rendered at once; more get 503 with Retry-After: a flood of distinct ?limit=
+# Distinct variants in flight at once (9 views times a few pages each is ordinary after a change);
+# more get 503 with Retry-After: a flood of distinct ?limit= or ?q=
 # values must not queue seconds of rendering, nor the memory it takes.
-MAX_VARIANT_RENDERS = 8
+MAX_VARIANT_RENDERS = 32
 
 
 class Busy(Exception):

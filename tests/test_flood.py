@@ -51,7 +51,7 @@ def test_a_flood_of_distinct_variants_is_bounded_and_changes_still_arrive(seeds:
                 statuses.append(status)
                 retry_after.append(after)
 
-    threads = [threading.Thread(target=flood, args=(w,), daemon=True) for w in range(24)]
+    threads = [threading.Thread(target=flood, args=(w,), daemon=True) for w in range(48)]  # past the bound of 32
     for t in threads:
         t.start()
     try:
