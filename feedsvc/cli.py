@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from . import logs
 from .settings import SPEC, Settings, SettingsError, add_arguments
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from . import connections
 
 log = logging.getLogger("feedsvc")
 
@@ -68,28 +75,82 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def serve(settings: Settings) -> int:
-    from . import pool
+    from . import limits, pool
 
+    # First: the parser processes forked below inherit the limit.
+    nofile_before, nofile = limits.raise_nofile()
     # Before the imports below: the parser processes' server then loads while they run.
     pool.start_server()
     from aiohttp import web
 
+    from . import connections
     from .app import create_app
 
     logs.configure(settings.log_level, settings.log_format)
+    if nofile != nofile_before:
+        log.info("open-files limit raised from %d to %d", nofile_before, nofile)
     loop = _new_loop(settings.uvloop)
     asyncio.set_event_loop(loop)
+    loop.set_exception_handler(connections.AcceptErrors())
     app = create_app(settings)
     access = logging.getLogger("aiohttp.access") if settings.log_level == "debug" else None
+    guard = connections.ConnectionGuard(limits.connection_cap(nofile))
     log.info("serving %s on http://%s:%d", settings.seeds, settings.host, settings.port)
+    log.debug("at most %d connections; %.0f s to send a request, %.0f s idle between requests",
+              guard.cap, guard.header_timeout, connections.KEEPALIVE_TIMEOUT)
     try:
-        web.run_app(app, host=settings.host, port=settings.port, loop=loop, access_log=access,
-                    print=None, shutdown_timeout=5.0, handle_signals=True)
+        _run(loop, web.AppRunner(app, handle_signals=True, shutdown_timeout=5.0, access_log=access,
+                                 keepalive_timeout=connections.KEEPALIVE_TIMEOUT),
+             settings, guard, {"access_log": access, "keepalive_timeout": connections.KEEPALIVE_TIMEOUT})
     except OSError as exc:
         print(f"feedsvc: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     log.info("stopped")
     return 0
+
+
+def _run(loop: asyncio.AbstractEventLoop, runner: web.AppRunner, settings: Settings,
+         guard: connections.ConnectionGuard, handler_kwargs: dict[str, Any]) -> None:
+    """web.run_app's life cycle (aiohttp 3.x), on our own site: run_app cannot be given one, and
+    the guard has to build the connections' handlers."""
+    from aiohttp import web
+
+    from . import connections
+
+    async def main() -> None:
+        await runner.setup()  # installs SIGINT/SIGTERM handlers that raise GracefulExit
+        try:
+            site = connections.GuardedSite(runner, settings.host, settings.port, guard=guard,
+                                           handler_kwargs=handler_kwargs)
+            await site.start()
+            while True:
+                await asyncio.sleep(3600)
+        finally:
+            await runner.cleanup()  # stops listening, lets requests in flight finish
+
+    task = loop.create_task(main())
+    try:
+        loop.run_until_complete(task)
+    except (web.GracefulExit, KeyboardInterrupt):
+        pass
+    finally:
+        try:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    loop.run_until_complete(task)
+        finally:
+            _cancel_all(loop)
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+
+def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:
+    tasks = asyncio.all_tasks(loop)
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
 
 
 def _new_loop(use_uvloop: bool) -> asyncio.AbstractEventLoop:

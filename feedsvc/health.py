@@ -15,6 +15,7 @@ class Concern(enum.Enum):
     SEEDS = "seeds"
     WATCHER = "watcher"
     SYNC = "sync"  # a batch failed: the index and the folder may disagree until a rescan succeeds
+    COVERAGE = "coverage"  # some folders not watched live, or events lost: rescans cover them, late
     INDEX = "index"
     RENDER = "render"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import json
@@ -428,6 +429,8 @@ def load(job: Job) -> Loaded:
     except Rejected as exc:  # swapped for a FIFO or the like since the lstat
         return Read(job.size, job.mtime_ns, _digest(b"", exc.reason), exc.reason)
     except OSError as exc:
+        if exc.errno in (errno.EMFILE, errno.ENFILE):  # our limit, not the file's fault: read it again later
+            return Unsettled()
         reason = Reason(ReasonKind.UNREADABLE, f"cannot read: {exc.strerror or exc}")
         return Read(job.size, job.mtime_ns, _digest(b"", reason), reason)
     mtime_ns = _ns(after.st_mtime_ns)

@@ -1,5 +1,6 @@
 """Sync: keeps the index in line with the seeds folder. Watcher batches and rescans go through
-ingest; a supervisor notices a vanished folder or a dead watcher and repairs both."""
+ingest; a supervisor notices a vanished or replaced folder, a dead or incomplete watcher and lost
+events, repairs what it can, rescans instead of what it cannot, and says so on /healthz."""
 
 from __future__ import annotations
 
@@ -7,21 +8,32 @@ import asyncio
 import datetime as dt
 import gc
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from . import limits
 from .health import Concern, Problem
 from .ingest import Ingest, Outcome, RootUnavailable
 from .metrics import Metrics
+from .observers import describe
 from .settings import Settings
-from .watcher import Watcher
+from .watcher import Identity, Watcher
 from .worker import Worker
 
 log = logging.getLogger("feedsvc.sync")
 
 # From this many new or changed files in one batch, what is left behind is long-lived.
 _BULK = 1000
+# While the watcher misses changes (dead, incomplete), a rescan this often stands in for it.
+FALLBACK_RESCAN = 5.0
+# While some folders are not watched, watching them all is tried again this often (after
+# FALLBACK_RESCAN when a folder is removed, which frees watches).
+RETRY_INCOMPLETE = 30.0
+# A watcher that keeps dying is restarted after 1, 2, 4 ... seconds, at most this many.
+MAX_RESTART_DELAY = 60.0
 
 
 @dataclass(slots=True)
@@ -34,6 +46,35 @@ class Pending:
 
     def __bool__(self) -> bool:
         return bool(self.files or self.folders or self.rescan)
+
+
+def probe_root(root: Path) -> Identity:
+    """The root's identity, once it is known to be a readable folder.
+
+    Raises RootUnavailable for a folder that is missing or unreadable, and the OSError itself when
+    the process is out of descriptors: that says nothing about the folder.
+    """
+    try:
+        st = os.stat(root)
+        with os.scandir(root):
+            pass
+    except OSError as exc:
+        if limits.out_of_fds(exc):
+            raise
+        raise RootUnavailable(f"seeds folder {str(root)!r}: {exc.strerror or exc}") from None
+    return st.st_dev, st.st_ino
+
+
+def outermost(folders: Iterable[str]) -> list[str]:
+    """The folders none of whose ancestors is listed too: reconciling a folder covers all below it,
+    and a tree created folder by folder (1,200 deep, say) would otherwise be scanned ~n²/2 times."""
+    # "\0" sorts before every character a name can hold, so each folder's descendants follow it.
+    ordered = sorted(folders, key=lambda f: f.replace("/", "\0"))
+    kept: list[str] = []
+    for folder in ordered:
+        if not kept or not folder.startswith(kept[-1] + "/"):
+            kept.append(folder)
+    return kept
 
 
 class Sync:
@@ -52,9 +93,21 @@ class Sync:
         self._wake = asyncio.Event()
         self._root_problem: str | None = None
         self._sync_problem: str | None = None
+        # "Too many open files" while checking or reading the folder, keyed by which of the two.
+        self._fd_problems: dict[str, str] = {}
+        # Watching: why it could not start, when events were lost (cleared by the next full rescan
+        # that began after the loss), and the restart schedule of a watcher that keeps failing.
+        self._start_problem: str | None = None
+        self._lost: str | None = None
+        self._lost_seq = 0
+        self._starting = False
+        self._started_at = 0.0
+        self._restart_delay = 1.0
+        self._next_start = 0.0
         self.watcher = Watcher(settings.seeds, mode=settings.watch, debounce=settings.debounce,
                                poll_interval=settings.poll_interval, on_ready=self.enqueue,
-                               on_event=self._count_event, loop=asyncio.get_running_loop())
+                               on_event=self._count_event, on_lost=self._events_lost,
+                               loop=asyncio.get_running_loop())
 
     # -- input -----------------------------------------------------------------------------
 
@@ -68,18 +121,43 @@ class Sync:
     def _count_event(self, kind: str) -> None:
         self._metrics.watch_events.labels(kind).inc()
 
-    def _start_watcher(self) -> None:
+    def _events_lost(self, why: str) -> None:
+        """The kernel dropped events: rescan now, and say so until that rescan is through."""
+        self._lost = f"{why} at {dt.datetime.now(dt.UTC):%H:%M:%S} UTC; rescanning the folder"
+        self._lost_seq += 1
+        self.enqueue(rescan=True)
+
+    async def _start_watcher(self) -> None:
+        """Start watching, off the loop's thread: adding a watch per folder walks the whole tree."""
+        self._starting = True
+        self.watcher.forget()  # what waited for events from a previous watcher may never get them
         try:
-            self.watcher.start()
+            await asyncio.get_running_loop().run_in_executor(None, self.watcher.start)
         except OSError as exc:
-            self._root_problem = f"seeds folder {str(self.settings.seeds)!r} cannot be watched: {exc.strerror or exc}"
-            log.error("%s", self._root_problem)
+            # The folder may be fine (it is checked on its own): the watch is what failed.
+            self._start_problem = f"cannot watch the seeds folder: {describe(exc)}"
+            log.error("%s; rescanning every %.0f s instead", self._start_problem, FALLBACK_RESCAN)
+        except Exception as exc:  # a bug in watching must not stop syncing: rescans stand in
+            log.exception("cannot start the watcher")
+            self._start_problem = f"cannot start the watcher: {type(exc).__name__}: {exc}"
+        else:
+            self._start_problem = None
+        finally:
+            self._starting = False
+        self._started_at = time.monotonic()
+        if (problem := self.watcher.coverage_problem()) is not None:
+            log.error("%s; rescanning every %.0f s for them", problem, FALLBACK_RESCAN)
         self._metrics.watcher_up.set(1 if self.watcher.alive else 0)
+
+    async def _stop_watcher(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self.watcher.stop)
+        self.watcher.forget()
 
     # -- the loop: one batch at a time, each handed on before the next --------------------
 
     async def run(self) -> None:
-        self._start_watcher()
+        # Watches first, then the first scan: nothing written meanwhile falls between the two.
+        await self._start_watcher()
         while True:
             if self._pending:
                 await self._apply_pending()
@@ -89,12 +167,17 @@ class Sync:
 
     async def _apply_pending(self) -> None:
         batch, self._pending = self._pending, Pending()
+        lost_seq = self._lost_seq
         started = time.perf_counter()
         self.ingest.busy = self.watcher.busy()
         try:
             outcome = await self._worker.run(self._apply, batch)
         except RootUnavailable as exc:
-            self._set_root_problem(str(exc))
+            if limits.out_of_fds(exc):
+                self._out_of_fds("read", "cannot read the seeds folder")
+                asyncio.get_running_loop().call_later(5.0, self.enqueue, (), (), True)
+            else:
+                self._set_root_problem(str(exc))
             outcome = Outcome()
         except Exception as exc:  # a bug must not stop the loop: say so, and rescan soon
             log.exception("ingest failed; rescanning in 5 s")
@@ -105,6 +188,9 @@ class Sync:
             self._metrics.ingest_seconds.observe(time.perf_counter() - started)
             if batch.rescan:
                 self._sync_problem = None  # a whole scan went through: the index matches the folder
+                self._fd_problems.pop("read", None)
+                if lost_seq == self._lost_seq:  # and it began after the last loss of events
+                    self._lost = None
                 if self._root_problem is not None:
                     self._set_root_problem(None)
         if outcome.unsettled:
@@ -132,7 +218,7 @@ class Sync:
         if batch.rescan:
             outcome.merge(self.ingest.reconcile())
         else:
-            for folder in sorted(batch.folders):
+            for folder in outermost(batch.folders):
                 outcome.merge(self.ingest.reconcile(folder))
         if batch.files:
             outcome.merge(self.ingest.process(batch.files))
@@ -148,29 +234,83 @@ class Sync:
                 log.info("seeds folder is back")
         self._root_problem = problem
 
+    def _out_of_fds(self, key: str, doing: str) -> None:
+        # "Too many open files" is the process's limit, not the folder's fault: say which it is.
+        if key not in self._fd_problems:
+            self._fd_problems[key] = (f"{doing}: the process is out of file descriptors ({limits.fd_usage()}); "
+                                      "the feeds may miss changes until descriptors are free")
+            log.error("%s", self._fd_problems[key])
+
     async def supervise(self) -> None:
-        """Once a second: is the folder there and the watcher alive? Rescan on schedule."""
+        """Once a second: is the folder there, is it the one being watched, is the watcher alive
+        and complete? Repair what can be; rescan on schedule, and more often while watching is lost."""
+        loop = asyncio.get_running_loop()
         last_scan = time.monotonic()
         while True:
             await asyncio.sleep(1.0)
+            # Off the worker thread: the check must not wait behind a long batch.
             try:
-                await self._worker.run(self.ingest.check_root)
+                identity = await loop.run_in_executor(None, probe_root, self.settings.seeds)
             except RootUnavailable as exc:
                 self._set_root_problem(str(exc))
+                if self.watcher.running and not self._starting:
+                    # Its watch is on a folder that is no longer the root (renamed away, say): events
+                    # from there would be taken for the root's. A new one starts when the root is back.
+                    await self._stop_watcher()
                 continue
-            if not self.watcher.alive:
-                log.warning("watcher stopped; restarting it and rescanning")
-                await asyncio.get_running_loop().run_in_executor(None, self.watcher.stop)
-                self._start_watcher()
+            except OSError:  # only the descriptor limit gets here (see probe_root)
+                self._out_of_fds("check", "cannot check the seeds folder")
+                continue
+            self._fd_problems.pop("check", None)
+            now = time.monotonic()
+            if not self._starting and (why := self._restart_reason(identity, now)) is not None:
+                log.warning("%s; starting a new watcher and rescanning", why)
+                await self._stop_watcher()
+                await self._start_watcher()
                 self.enqueue(rescan=True)
                 last_scan = time.monotonic()
             elif self._root_problem is not None:
                 self.enqueue(rescan=True)
+            elif self._watching_lost() and now - last_scan >= FALLBACK_RESCAN:
+                self.enqueue(rescan=True)
+                last_scan = now
             interval = self.settings.rescan_interval
             if interval and time.monotonic() - last_scan >= interval:
                 self.enqueue(rescan=True)
                 last_scan = time.monotonic()
             self._metrics.watcher_up.set(1 if self.watcher.alive else 0)
+
+    def _restart_reason(self, identity: Identity, now: float) -> str | None:
+        """Why a new watcher is needed now, if it is."""
+        watcher = self.watcher
+        if watcher.running and watcher.alive:
+            if watcher.identity != identity:
+                return (f"the seeds folder {str(self.settings.seeds)!r} was replaced (inode "
+                        f"{watcher.identity and watcher.identity[1]} -> {identity[1]}): the old watch sees none of it")
+            # Each try walks the whole tree and rescans it: no more often than the fallback rescans.
+            since = now - self._started_at
+            due = since >= (FALLBACK_RESCAN if watcher.freed_watches else RETRY_INCOMPLETE)
+            if not watcher.complete and due:
+                return "some folders are not watched; trying again"
+            if since >= MAX_RESTART_DELAY:  # it has lived long enough: a later death starts afresh
+                self._restart_delay = 1.0
+            return None
+        if now < self._next_start:
+            return None
+        if watcher.running or self._start_problem is not None:
+            # Died, or could not start: again, but less often each time it fails soon after.
+            quick = now - self._started_at < MAX_RESTART_DELAY
+            self._restart_delay = min(self._restart_delay * 2, MAX_RESTART_DELAY) if quick else 1.0
+            self._next_start = now + self._restart_delay
+            if watcher.running:
+                return f"the watcher stopped ({watcher.death or 'a watchdog thread ended'})"
+            return "retrying the watch"
+        return "the seeds folder is back"  # stopped while the folder was unavailable
+
+    def _watching_lost(self) -> bool:
+        """Whether changes may go unseen until a rescan."""
+        watcher = self.watcher
+        return not watcher.alive or not watcher.complete or self._start_problem is not None
 
     def problems(self) -> list[Problem]:
         found = []
@@ -178,8 +318,31 @@ class Sync:
             found.append(Problem(Concern.SEEDS, self._root_problem))
         if self._sync_problem:
             found.append(Problem(Concern.SYNC, self._sync_problem))
-        if self.ready and not self.watcher.alive:
-            found.append(Problem(Concern.WATCHER, "watcher stopped; restarting it"))
+        found.extend(Problem(Concern.SYNC, text) for text in self._fd_problems.values())
+        if self.ready and not self._starting:
+            found.extend(self._watch_problems())
+        return found
+
+    def _watch_problems(self) -> list[Problem]:
+        """A dead watcher fails /healthz; folders not watched live, or events lost to an overflow,
+        degrade it: the feeds still follow, by rescans, seconds late."""
+        watcher = self.watcher
+        fallback = f"rescanning every {FALLBACK_RESCAN:.0f} s meanwhile"
+        if self._start_problem is not None:
+            return [Problem(Concern.WATCHER, f"{self._start_problem}; retrying, {fallback}")]
+        if not watcher.running:
+            # Stopped because the folder is unavailable: that problem is listed on its own.
+            stopped = Problem(Concern.WATCHER, f"watcher stopped; restarting it, {fallback}")
+            return [] if self._root_problem else [stopped]
+        found = []
+        if not watcher.alive:
+            found.append(Problem(Concern.WATCHER, f"watcher stopped: {watcher.death or 'a watchdog thread ended'}; "
+                                                  f"restarting it, {fallback}"))
+        elif (coverage := watcher.coverage_problem()) is not None:
+            found.append(Problem(Concern.COVERAGE, f"{coverage}; {fallback}, retrying the watches every "
+                                                   f"{RETRY_INCOMPLETE:.0f} s"))
+        if self._lost is not None:
+            found.append(Problem(Concern.COVERAGE, self._lost))
         return found
 
     async def stop(self) -> None:

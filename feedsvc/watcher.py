@@ -24,9 +24,9 @@ from watchdog.events import (
     FileSystemEvent,
     FileSystemEventHandler,
 )
-from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
-from watchdog.observers.polling import PollingObserver
+
+from .observers import Tracker, describe, make_observer, threads_alive
 
 try:  # watchdog >= 5
     from watchdog.observers.inotify_move_event_grouper import InotifyMoveEventGrouper as _Grouper
@@ -38,8 +38,9 @@ log = logging.getLogger("feedsvc.watcher")
 # watchdog warns when a new subfolder it is already watching is registered again (a folder tree
 # created fast meets both the scan of its parent and its own creation event); the second
 # registration replaces the first with the same callback, so nothing is lost.
-warnings.filterwarnings("ignore", message="Callback with id .* already exists for watch", category=RuntimeWarning,
-                        module="watchdog")
+for _module in ("watchdog", "feedsvc.observers"):  # raised through our watch group too
+    warnings.filterwarnings("ignore", message="Callback with id .* already exists for watch",
+                            category=RuntimeWarning, module=_module)
 
 # watchdog holds every IN_MOVED_FROM for 0.5 s hoping to pair it with its IN_MOVED_TO, and all later
 # events queue behind it: a burst of rsync-style renames then waits ~0.5 s. We never need the pairing
@@ -49,6 +50,7 @@ if _Grouper is not None:
     _Grouper.delay = MOVE_PAIR_DELAY
 
 Mode = Literal["inotify", "polling"]
+Identity = tuple[int, int]  # st_dev, st_ino of the root: a folder renamed away and recreated differs
 
 # What the kernel is asked for. Not IN_OPEN / IN_CLOSE_NOWRITE: every read, our own included,
 # would raise them, and a cold start reads every file.
@@ -93,10 +95,15 @@ class Watcher:
     it read empty, which is rejected, never published, and read again on close.) In polling mode
     there is no close event, so a file is read once its size and mtime are the same across two
     polls.
+
+    It also says when it cannot be trusted (`problem`): a watchdog thread died, or folders are not
+    watched; and `on_lost` hears, on the loop, that the kernel dropped events (a queue overflow),
+    so that the caller rescans at once rather than at the next scheduled rescan.
     """
 
     def __init__(self, root: Path, *, mode: Mode, debounce: float, poll_interval: float,
                  on_ready: Callable[[set[str], set[str]], None], on_event: Callable[[str], None] | None = None,
+                 on_lost: Callable[[str], None] | None = None,
                  loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.root = root
         self.mode = mode
@@ -105,7 +112,13 @@ class Watcher:
         self.loop = loop or asyncio.get_running_loop()
         self._on_ready = on_ready
         self._on_event = on_event or (lambda kind: None)
+        self._on_lost = on_lost or (lambda why: None)
         self._observer: BaseObserver | None = None
+        self._tracker = Tracker(self._overflowed_threadsafe)
+        # The root's identity when the running observer was started; None while none runs.
+        self.identity: Identity | None = None
+        # A folder was removed while some were unwatched: watches were freed, worth a retry.
+        self.freed_watches = False
         self._writing: set[str] = set()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._due: set[str] = set()
@@ -116,24 +129,51 @@ class Watcher:
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start a fresh observer (raises OSError when the folder cannot be watched)."""
-        self.stop()
-        if self.mode == "polling":
-            observer: BaseObserver = PollingObserver(timeout=self.poll_interval)
-        else:
-            observer = Observer()
-        observer.schedule(_Handler(self), str(self.root), recursive=True,
-                          event_filter=EVENTS if self.mode == "inotify" else None)
-        observer.daemon = True
-        observer.start()
-        self._observer = observer
-        log.info("watching %s (%s)", self.root, self.mode)
+        """Start a fresh observer (raises OSError when the folder cannot be watched).
+
+        Blocking (it walks the tree to add a watch per folder), and safe off the loop's thread.
+        """
+        self._stop_observer()
+        # The identity is taken before the watches: if the folder is replaced in between, the
+        # next check sees a mismatch and starts again, instead of trusting a watch on the old one.
+        st = os.stat(self.root)
+        tracker = Tracker(self._overflowed_threadsafe)
+        observer = make_observer(self.mode, tracker, self.poll_interval)
+        try:
+            observer.schedule(_Handler(self), str(self.root), recursive=True,
+                              event_filter=EVENTS if self.mode == "inotify" else None)
+            observer.daemon = True
+            observer.start()
+        except BaseException:
+            observer.stop()  # its inotify reader thread is already running
+            raise
+        self._tracker, self._observer = tracker, observer
+        self.identity = (st.st_dev, st.st_ino)
+        self.freed_watches = False
+        unwatched, _, _ = tracker.coverage()
+        log.info("watching %s (%s)%s", self.root, self.mode,
+                 f"; {unwatched} folders could not be watched" if unwatched else "")
 
     def stop(self) -> None:
+        """Stop the observer; on the loop's thread also drop what was pending."""
+        self._stop_observer()
+        try:
+            on_loop = asyncio.get_running_loop() is self.loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:
+            self.forget()
+
+    def _stop_observer(self) -> None:
         observer, self._observer = self._observer, None
+        self.identity = None
         if observer is not None:
             observer.stop()
             observer.join(timeout=5)
+
+    def forget(self) -> None:
+        """Drop per-file state (on the loop): after a gap in watching, a close event may never
+        come, and a file waiting for one would stay busy, never read by any scan."""
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
@@ -144,11 +184,48 @@ class Watcher:
         return frozenset(self._writing) | frozenset(self._timers)
 
     @property
+    def running(self) -> bool:
+        return self._observer is not None
+
+    @property
     def alive(self) -> bool:
         observer = self._observer
-        if observer is None or not observer.is_alive():
-            return False
-        return all(emitter.is_alive() for emitter in observer.emitters)
+        return observer is not None and threads_alive(observer)
+
+    @property
+    def death(self) -> str | None:
+        """Why live watching stopped, if a watchdog thread said so before it ended."""
+        return self._tracker.death
+
+    @property
+    def complete(self) -> bool:
+        return self._tracker.coverage()[0] == 0
+
+    def coverage_problem(self) -> str | None:
+        """Which folders are not watched live, and why, in one line; None when all are."""
+        count, example, exc = self._tracker.coverage()
+        if not count:
+            return None
+        assert exc is not None and example is not None
+        rel = self._rel(example) or example
+        shown = rel if len(rel) <= 80 else f"{rel[:36]}...{rel[-40:]}"
+        what = "folder is" if count == 1 else "folders are"
+        return f"{count} {what} not watched live: {describe(exc)} (e.g. {shown!r})"
+
+    # -- lost events (an inotify queue overflow) ------------------------------------------
+
+    def _overflowed_threadsafe(self) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self._overflowed)
+        except RuntimeError:  # loop closed during shutdown
+            pass
+
+    def _overflowed(self) -> None:
+        log.warning("the kernel's inotify event queue overflowed: changes were lost; rescanning %s", self.root)
+        self._on_event("overflow")
+        # A close event may be among those lost: nothing may wait for one now.
+        self._writing.clear()
+        self._on_lost("the kernel's inotify event queue overflowed and changes were lost")
 
     # -- events (on the loop) --------------------------------------------------------------
 
@@ -165,6 +242,8 @@ class Watcher:
         dest = self._rel(event.dest_path) if event.dest_path else None
         kind = event.event_type
         if event.is_directory:
+            if kind in ("moved", "deleted") and not self.complete:
+                self.freed_watches = True  # its watches went with it: room, perhaps, for those missing
             if kind in ("created", "moved", "deleted"):
                 for rel in (src, dest):
                     if rel is not None:

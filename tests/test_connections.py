@@ -1,0 +1,169 @@
+"""Connections and descriptors against a real `feedsvc serve`: slow clients cannot lock others out.
+
+The server runs under `prlimit --nofile=128:256`: `serve` raises the soft limit to the hard one
+(256), keeps 64 descriptors for itself (at most 192 connections), and gives each client 10 s to
+send its request. 300 slow loopback connections then stand for the ~1,100 that exhausted a 1,024
+limit before: every client was turned away, and /healthz blamed the seeds folder.
+"""
+
+from __future__ import annotations
+
+import resource
+import select
+import shutil
+import socket
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import make_doc, write
+from test_watch_loss import WrappedServer, get, health, healthy, served, wait, wrapped_servers
+
+from feedsvc.connections import HEADER_TIMEOUT
+
+SLOW = 300
+HARD = 256
+
+
+@pytest.fixture
+def wrapped_factory() -> Iterator[Callable[..., WrappedServer]]:
+    yield from wrapped_servers()
+
+
+def _limits(pid: int) -> tuple[int, int]:
+    for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+        if line.startswith("Max open files"):
+            soft, hard = line.split()[3:5]
+            return int(soft), int(hard)
+    raise AssertionError("no open-files line in /proc/PID/limits")
+
+
+def _open_fds(pid: int) -> set[int]:
+    return {int(entry.name) for entry in Path(f"/proc/{pid}/fd").iterdir()}
+
+
+class SlowClients:
+    """`count` loopback connections: half send nothing, half dribble a request head a byte at a time."""
+
+    def __init__(self, port: int, count: int) -> None:
+        self.socks: dict[int, tuple[socket.socket, bool]] = {}  # fd -> (socket, dribbles)
+        self.closed_at: dict[int, float] = {}
+        self.poller = select.poll()
+        self.started = time.monotonic()
+        for n in range(count):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.setblocking(False)
+            dribbles = n % 2 == 0
+            if dribbles:
+                s.send(b"GET /feed.atom HTTP/1.1\r\nHost: x\r\n")
+            self.socks[s.fileno()] = (s, dribbles)
+            self.poller.register(s.fileno(), select.POLLIN | select.POLLHUP | select.POLLERR)
+        # When the last one was accepted, give or take: connect() returns once the handshake is
+        # done, which waits for room in the listen backlog (a full one drops SYNs, retried in 1 s, 3 s...).
+        self.opened = time.monotonic() - self.started
+
+    @property
+    def open(self) -> int:
+        return len(self.socks) - len(self.closed_at)
+
+    def tick(self) -> None:
+        """One byte more on every dribbling connection; note those the server closed."""
+        for fd, _ in self.poller.poll(0):
+            self._closed(fd)
+        for fd, (s, dribbles) in self.socks.items():
+            if dribbles and fd not in self.closed_at:
+                try:
+                    s.send(b"X")
+                except OSError:
+                    self._closed(fd)
+
+    def _closed(self, fd: int) -> None:
+        if fd in self.closed_at:
+            return
+        s, _ = self.socks[fd]
+        try:
+            data = s.recv(4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data or data.startswith(b"HTTP/1.1 503"):  # closed, or refused with a 503 then closed
+            self.closed_at[fd] = time.monotonic() - self.started
+            self.poller.unregister(fd)
+
+    def close(self) -> None:
+        for s, _ in self.socks.values():
+            s.close()
+
+
+def test_slow_clients_cannot_lock_out_a_normal_one(seeds: Path, state: Path, wrapped_factory: Any) -> None:
+    prlimit = shutil.which("prlimit")
+    if prlimit is None:
+        pytest.skip("prlimit (util-linux) is not installed")
+    write(seeds, "a.txt", make_doc(1))
+    server = wrapped_factory([prlimit, f"--nofile=128:{HARD}", "--"], seeds, state)
+    assert _limits(server.proc.pid) == (HARD, HARD), "the soft limit is raised to the hard one at start"
+
+    slow = SlowClients(server.port, SLOW)
+    try:
+        # A normal client meanwhile: answered at once (it takes the place of the longest-waiting one).
+        started = time.monotonic()
+        assert served(server) == {"a"}
+        took = time.monotonic() - started
+        print(f"\n/feed.atom with {SLOW} slow connections open: {took * 1000:.0f} ms")
+        assert took < 3, took
+        status, body = health(server)
+        assert status == 200 and body["problems"] == [], body  # before: "seeds folder ...: Too many open files"
+        peak = len(_open_fds(server.proc.pid))
+        assert peak < HARD - 16, f"{peak} descriptors open: the cap keeps room below the limit"
+
+        # Until the header timeout, the connections under the cap stay; then all go, dribbling or not.
+        while time.monotonic() - slow.started < HEADER_TIMEOUT - 2:
+            slow.tick()
+            time.sleep(0.2)
+        early = slow.open
+        deadline = slow.opened + HEADER_TIMEOUT + 3
+        while slow.open and time.monotonic() - slow.started < deadline:
+            slow.tick()
+            time.sleep(0.2)
+        print(f"slow connections (opened in {slow.opened:.1f} s): {SLOW - early} closed at the cap at once, "
+              f"{early} kept until the {HEADER_TIMEOUT:.0f} s header timeout; all closed after "
+              f"{max(slow.closed_at.values()):.1f} s")
+        assert early >= 100, f"only {early} connections lasted until the timeout"
+        assert slow.open == 0, f"{slow.open} slow connections still open {deadline:.0f} s on"
+        assert get(server, "/feed.atom")[0] == 200
+        assert healthy(server), health(server)
+    finally:
+        slow.close()
+    log = server.log.read_text()
+    assert "connection limit reached" in log, log[-2000:]
+    assert "Too many open files" not in log, log[-2000:]
+
+
+def test_out_of_descriptors_is_not_blamed_on_the_seeds_folder(seeds: Path, state: Path,
+                                                              server_factory: Any) -> None:
+    """Every descriptor in use (the server's soft limit lowered to the ones it holds): the folder
+    checks fail with EMFILE, and the log and /healthz say what that really is."""
+    write(seeds, "a.txt", make_doc(1))
+    server = server_factory(seeds, state)
+    pid = server.proc.pid
+    soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    said = "out of file descriptors"
+    try:
+        # Lowering the soft limit needs no privilege (raising the hard one would, even for root
+        # without CAP_SYS_RESOURCE). A descriptor closed meanwhile leaves a hole below the limit:
+        # lower it again until the supervisor's check has failed.
+        deadline = time.monotonic() + 10
+        while said not in server.log.read_text() and time.monotonic() < deadline:
+            used = _open_fds(pid)
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, (min(set(range(max(used) + 2)) - used), hard))
+            time.sleep(0.1)
+    finally:
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+    wait(lambda: healthy(server), "/healthz once descriptors are free again")
+    log = server.log.read_text()
+    assert said in log, log[-2000:]
+    # Before: "seeds folder '...': Too many open files", and /healthz failing on the folder.
+    assert "Too many open files" not in log, log[-2000:]
