@@ -15,10 +15,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
+from aiohttp.web_response import StreamResponse
 
 from .limits import fd_limit, fd_usage, out_of_fds
 
@@ -51,6 +54,15 @@ class _GuardedHandler(RequestHandler):
         self._guard = guard
         self._head_timer: asyncio.TimerHandle | None = None
         self._heads = 0
+
+    def handle_error(self, request: BaseRequest, status: int = 500, exc: BaseException | None = None,
+                     message: str | None = None) -> StreamResponse:
+        # aiohttp's 400 for a request it cannot parse quotes the request line back: text an
+        # attacker chose, in our response. Say what happened, not what was sent.
+        if status != 500:
+            phrase = HTTPStatus(status).phrase if status in {s.value for s in HTTPStatus} else "Error"
+            message = f"{status} {phrase}: the request could not be parsed as HTTP/1.1\n"
+        return super().handle_error(request, status, exc, message)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)

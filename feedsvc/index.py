@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -452,7 +453,10 @@ class Index:
                                      ((size, mtime, p) for p, size, mtime in touched))
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                # SQLite has often rolled back by itself (a full disk): a failing ROLLBACK must not
+                # hide the error that matters ("cannot rollback - no transaction is active").
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
                 raise
 
     def close(self) -> None:

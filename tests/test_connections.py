@@ -167,3 +167,17 @@ def test_out_of_descriptors_is_not_blamed_on_the_seeds_folder(seeds: Path, state
     assert said in log, log[-2000:]
     # Before: "seeds folder '...': Too many open files", and /healthz failing on the folder.
     assert "Too many open files" not in log, log[-2000:]
+
+
+def test_a_malformed_request_is_not_echoed_back(seeds: Path, state: Path, server_factory: Any) -> None:
+    """aiohttp's own 400 quotes the request line: text a stranger chose, in our answer."""
+    import socket
+
+    server = server_factory(seeds, state)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(b"GET /feed.atom?<script>evil</script>\x01 HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.split(b" ", 2)[1] == b"400", answer[:200]
+    assert b"evil" not in answer and b"<script>" not in answer, answer
