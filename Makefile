@@ -26,8 +26,9 @@ clean:
 compose-check:
 	bash .ci/compose-check
 
-# Benchmarks (never part of `make test`): serving, freshness, profiles, scale -> docs/BENCHMARKS.md.
-# Bench-only tools go into the venv here. BENCH_ARGS=--quick for a smoke run.
+# Benchmarks (never part of `make test`): serving, freshness, profiles, scale, variant flood, search,
+# WebSub, Hugo peers -> docs/BENCHMARKS.md, under 25 minutes. Bench-only tools go into the venv here.
+# BENCH_ARGS=--quick for a smoke run; BENCH_ARGS=--sections=flood,search,websub,peers for some sections.
 bench: $(STAMP)
 	bash .ci/bench-deps
 	$(BIN)/pip install -q psutil pyinstrument py-spy

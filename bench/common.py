@@ -302,7 +302,7 @@ def machine() -> dict[str, object]:
         except metadata.PackageNotFoundError:
             versions[pkg] = "not installed"
     tools = {}
-    for name, cmd in (("wrk", ["wrk", "--version"]), ("nginx", ["nginx", "-v"])):
+    for name, cmd in (("wrk", ["wrk", "--version"]), ("nginx", ["nginx", "-v"]), ("hugo", ["hugo", "version"])):
         try:
             p = subprocess.run(cmd, capture_output=True, text=True, timeout=5)
             text = (p.stdout + p.stderr).strip().splitlines()
