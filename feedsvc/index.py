@@ -340,9 +340,15 @@ class Index:
         return ns_to_datetime(row[0]) if row and row[0] is not None else None
 
     def total(self, lang: Lang | None, topic: Topic | None = None, match: Match | None = None) -> int:
-        """Documents in a view; a topic's or a search's by SQL, the main views' from memory."""
+        """Documents in a view; a topic's or a search's by SQL (a search's counted up to
+        SEARCH_COUNT_CAP), the main views' from memory."""
         if topic is None and match is None:
             return self._totals[lang]
+        if match is not None and match.include:
+            where, params = _where(lang, topic, None)
+            return int(self._db.execute(
+                f"SELECT count(*) FROM (SELECT 1 FROM search s JOIN documents d ON d.rowid = s.rowid "
+                f"WHERE search MATCH ? AND {where} LIMIT ?)", (_fts(match), *params, SEARCH_COUNT_CAP)).fetchone()[0])
         where, params = _where(lang, topic, match)
         return int(self._db.execute(f"SELECT count(*) FROM documents WHERE {where}", params).fetchone()[0])
 
@@ -363,7 +369,19 @@ class Index:
 
     def page(self, lang: Lang | None, limit: int, offset: int, topic: Topic | None = None,
              match: Match | None = None) -> tuple[Entry, ...]:
-        """Entries newest first by when they were published here, then by id: an edit never moves one."""
+        """Entries newest first by when they were published here, then by id: an edit never moves one.
+
+        A search is read from the search table newest row first (rows are added in the order
+        documents are first published, see Ingest.process), so a common word costs its first page,
+        not every match sorted."""
+        if match is not None and match.include:
+            where, params = _where(lang, topic, None)
+            rows = self._db.execute(
+                f"SELECT d.record, d.published_ns, d.{_UPDATED[lang]} FROM search s JOIN documents d "
+                f"ON d.rowid = s.rowid WHERE search MATCH ? AND {where} ORDER BY s.rowid DESC LIMIT ? OFFSET ?",
+                (_fts(match), *params, limit, offset))
+            return tuple(Entry(Document.from_json(json.loads(record)), ns_to_datetime(pub), ns_to_datetime(upd))
+                         for record, pub, upd in rows)
         where, params = _where(lang, topic, match)
         rows = self._db.execute(
             f"SELECT record, published_ns, {_UPDATED[lang]} FROM documents WHERE {where} "
@@ -498,6 +516,17 @@ class Filed:
 def _filed(path: str, record: str, published_ns: int, updated_ns: int, warned: int) -> Filed:
     document = Document.from_json(json.loads(record))
     return Filed(path, Entry(document, ns_to_datetime(published_ns), ns_to_datetime(updated_ns)), bool(warned))
+
+
+SEARCH_COUNT_CAP = 10_000  # a search's total is counted this far: pages past it are not linked
+
+
+def _fts(match: Match) -> str:
+    """The FTS5 query of a search with words to find: all of them, none of the excluded ones."""
+    found = " AND ".join(f'"{word}"' for word in match.include)
+    if match.exclude:
+        found = f"({found}) NOT ({' OR '.join(f'{chr(34)}{word}{chr(34)}' for word in match.exclude)})"
+    return found
 
 
 def _where(lang: Lang | None, topic: Topic | None, match: Match | None) -> tuple[str, tuple[object, ...]]:

@@ -160,7 +160,9 @@ class Ingest:
         process killed between two chunks converges on the next start.
         """
         outcome = Outcome()
-        ordered = sorted(set(paths))
+        # Oldest first: rows are then added in the order documents are published, which is the
+        # order the search table is read in (Index.page).
+        ordered = sorted(set(paths), key=lambda p: (stats[p].st_mtime_ns if stats and p in stats else 0, p))
         self._root_checked = False
         started = time.perf_counter()
         bulk = len(ordered) >= pool.POOL_MIN

@@ -161,7 +161,8 @@ class Publisher:
             where = (lang, key.limit, (key.page - 1) * key.limit)
             entries = pages.get(where) or pages.setdefault(where, index.page(*where))
         return Page(entries=entries, number=key.page, limit=key.limit, total=index.total(lang, key.topic, key.match),
-                    updated=utc(index.newest_update(lang, key.topic, key.match)), default_limit=self.settings.page_size,
+                    updated=utc(max((e.updated for e in entries), default=None) if key.match is not None
+                                else index.newest_update(lang, key.topic)), default_limit=self.settings.page_size,
                     topic=key.topic, topic_name=name, q=key.q, hubs=self._hubs.get(key, ()))
 
     def _build(self, key: Key, page: Page) -> Rendered:
