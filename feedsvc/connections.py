@@ -5,7 +5,7 @@ descriptor limit: accept() fails, every client is turned away, and the folder ch
 "too many open files". aiohttp keeps such a connection until its keep-alive timeout (75 s in
 run_app) and has no header-read timeout of its own (3.x: `keepalive_timeout` is the only timer of
 an idle or half-sent connection), so the guard adds one, and keeps the number of connections below
-the descriptor limit by closing the longest-waiting idle or half-sent connection when a new one
+the descriptor limit by closing the oldest idle or half-sent connection when a new one
 arrives at the cap.
 """
 
@@ -78,9 +78,11 @@ class _GuardedHandler(RequestHandler):
         super().data_received(data)
         heads = self._request_count
         if heads != self._heads:  # a request head is complete: its deadline is met
+            # Kept to two attribute writes: this runs on every request (serving throughput).
             self._heads = heads
-            self._disarm()
-            self._guard.used(self)
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
         elif data and self._head_timer is None and self.waiting:
             # The first bytes of the next request, still incomplete. Not a request's body (the
             # handler may take its time answering), nor pipelined bytes while one is answered.
@@ -110,7 +112,7 @@ GUARDED = {"_request_count", "_waiter"} <= set(getattr(RequestHandler, "__slots_
 
 
 class ConnectionGuard:
-    """Counts open connections; at the cap, closes the longest-waiting idle or half-sent one
+    """Counts open connections; at the cap, closes the oldest idle or half-sent one
     (never one whose request is being answered) or, if every connection is busy, refuses the new
     one with a 503."""
 
@@ -149,7 +151,7 @@ class ConnectionGuard:
         for other in self._open:
             if other is not handler and other.waiting:
                 self.evicted += 1
-                self._warn("closing the longest-waiting idle or half-sent connection")
+                self._warn("closing the oldest idle or half-sent connection")
                 self._open.pop(other)
                 other.force_close()
                 return
@@ -160,11 +162,6 @@ class ConnectionGuard:
             handler.transport.write(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n"
                                     b"Content-Length: 0\r\nConnection: close\r\n\r\n")
         handler.force_close()
-
-    def used(self, handler: _GuardedHandler) -> None:
-        if handler in self._open:  # to the end: the most recently used is closed last
-            del self._open[handler]
-            self._open[handler] = None
 
     def closed(self, handler: _GuardedHandler) -> None:
         self._open.pop(handler, None)

@@ -8,7 +8,7 @@ import dataclasses
 import datetime as dt
 import logging
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from . import headers
@@ -88,59 +88,93 @@ class Publisher:
         self._hubs = {key: hubs(settings, self.base_url + key.path) for key in self._main.values()}
         self._links = {key: link_header(settings, self.base_url + key.path) for key in self._main.values()}
         self._pushed: dict[Key, dt.datetime] = {}  # each feed's newest update at the last publication
+        # The index generation each view's default page shows (None: the home page).
+        self._generations: dict[View | None, int] = {}
+        self._dirty: dict[Key, None] = {}  # default pages a change touched, not rendered yet
+        self._priority = {key: rank for rank, key in enumerate((*self._main.values(), self._home))}
 
     def attach(self, index: Index) -> None:
         self._index = index
 
     # -- publishing ------------------------------------------------------------------------
 
-    async def publish(self, langs: Collection[Lang | None] = (None, *LANGS)) -> list[Change]:
+    @property
+    def dirty(self) -> bool:
+        """Whether views are left to render from the last publication (it gave way to a change)."""
+        return bool(self._dirty)
+
+    async def publish(self, langs: Collection[Lang | None] = (None, *LANGS),
+                      interrupt: Callable[[], bool] = lambda: False) -> list[Change]:
         """Render the default pages of the views showing `langs` (None: the bilingual views and the
-        home page) from the index as it is now, then put them on the shelf together. The other
-        views' bytes stand: the change did not touch what they show. Returns, for push, each feed
-        whose bytes changed, with a document of its new and changed entries."""
-        keys = [self._main[v] for v in VIEWS if v.lang in langs] + ([self._home] if None in langs else [])
+        home page) from the index as it is now, each put on the shelf as soon as it is rendered, in
+        the order readers poll them (/feed.atom first): a round of ten renders is ~80 ms, and the
+        first feed should not wait for the last. Every view still shows one state: a variant is
+        served only when it comes from the same index generation as its own view's default page.
+        The other views' bytes stand: the change did not touch what they show. Returns, for push,
+        each feed whose bytes changed, with a document of its new and changed entries.
+
+        When `interrupt()` says a newer change is waiting, the round stops after the page at hand:
+        the views left stay dirty (showing the state before, their variants waiting), the change
+        is indexed, and the next round renders them with it. A burst then costs one render of each
+        view, not one per file."""
+        for key in [self._main[v] for v in VIEWS if v.lang in langs] + ([self._home] if None in langs else []):
+            self._dirty[key] = None
+        keys = sorted(self._dirty, key=self._priority.__getitem__)
         started = time.perf_counter()
-        try:
-            generation, totals, rendered, fresh = await self._worker.run(self._render_all, keys)
-        except Exception as exc:  # a renderer bug: the last good bytes stay published
-            self.problem = f"render failed: {type(exc).__name__}: {exc}"
-            log.exception("rendering failed; the last good bytes stay published")
-            return []
-        self.problem = None
-        changes = [Change(self.base_url + key.path, key.view.media_type, r.body, fresh.get(key))
-                   for key, r in rendered.items()
-                   if key.view is not None and (old := self.shelf.default(key.path)) is not None and old.etag != r.etag]
-        self._totals = totals
-        # Variants of views this change did not touch stay: their content is the same.
-        def untouched(key: object) -> bool:
-            return isinstance(key, Key) and key.view is not None and key.view.lang not in langs
-        self.shelf.publish(generation, {key.path: r for key, r in rendered.items()}, keep=untouched)
-        self._new_state.set()
-        self._new_state = asyncio.Event()
-        log.info("feeds rendered: %d renders, %d documents (en %d, uk %d) in %.0f ms", len(rendered),
-                 totals[None], totals["en"], totals["uk"], (time.perf_counter() - started) * 1000)
+        assert self._index is not None
+        generation = self._index.generation  # no batch is indexed while a round renders (Sync)
+        dirty_views = {key.view for key in self._dirty}
+        for view in (*VIEWS, None):  # what no change touched is already this state's
+            if view not in dirty_views:
+                self._generations[view] = generation
+        pages: dict[tuple[Lang | None, int, int], tuple[Entry, ...]] = {}
+        changes: list[Change] = []
+        failed = None
+        done = 0
+        for key in keys:
+            if done and interrupt():
+                break
+            done += 1
+            del self._dirty[key]
+            try:
+                rendered, fresh, totals = await self._worker.run(self._render_default, key, pages)
+            except Exception as exc:  # a renderer bug: the last good bytes stay published
+                failed = f"render failed: {type(exc).__name__}: {exc}"
+                log.exception("rendering %s failed; its last good bytes stay published", key.path)
+                continue
+            old = self.shelf.default(key.path)
+            if key.view is not None and old is not None and old.etag != rendered.etag:
+                changes.append(Change(self.base_url + key.path, key.view.media_type, rendered.body, fresh))
+            self._totals = totals
+
+            def other_view(extra: object, view: View | None = key.view) -> bool:
+                return not (isinstance(extra, Key) and extra.view == view)
+            self.shelf.publish(generation, {key.path: rendered}, keep=other_view)
+            self._generations[key.view] = generation
+            self._new_state.set()
+            self._new_state = asyncio.Event()
+        self.problem = failed
+        log.info("feeds rendered: %d renders, %d documents (en %d, uk %d) in %.0f ms", done,
+                 self._totals[None], self._totals["en"], self._totals["uk"], (time.perf_counter() - started) * 1000)
         return changes
 
-    def _render_all(self, keys: Iterable[Key]) -> tuple[int, dict[Lang | None, int], dict[Key, Rendered],
-                                                        dict[Key, bytes]]:
-        """One state's pages (worker thread, so no write comes between them), and for each feed the
-        document of the entries updated since the last publication (what a push carries)."""
+    def _render_default(self, key: Key, pages: dict[tuple[Lang | None, int, int], tuple[Entry, ...]]
+                        ) -> tuple[Rendered, bytes | None, dict[Lang | None, int]]:
+        """One view's default page (worker thread), the document of its entries updated since the
+        last publication (what a push carries), and the totals of every view."""
         assert self._index is not None
-        pages: dict[tuple[Lang | None, int, int], tuple[Entry, ...]] = {}
-        rendered, fresh = {}, {}
-        for key in keys:
-            page = self._page(key, pages)
-            rendered[key] = self._build(key, page)
-            since = self._pushed.get(key)
-            if key.view is not None and since is not None:
-                new = tuple(e for e in page.entries if utc(e.updated) > since)
-                if new:
-                    fresh[key] = render(self.meta, key.view, dataclasses.replace(page, entries=new), key.base_url)
-            if page.updated is not None:
-                self._pushed[key] = utc(page.updated)
+        page = self._page(key, pages)
+        rendered = self._build(key, page)
+        fresh = None
+        since = self._pushed.get(key)
+        if key.view is not None and since is not None:
+            new = tuple(e for e in page.entries if utc(e.updated) > since)
+            if new:
+                fresh = render(self.meta, key.view, dataclasses.replace(page, entries=new), key.base_url)
+        if page.updated is not None:
+            self._pushed[key] = utc(page.updated)
         totals: dict[Lang | None, int] = {lang: self._index.count(lang) for lang in (None, *LANGS)}
-        return self._index.generation, totals, rendered, fresh
+        return rendered, fresh, totals
 
     def _render(self, key: Key, pages: dict[tuple[Lang | None, int, int], tuple[Entry, ...]]) -> Rendered:
         """One page of one view from the index (worker thread); `pages` shares a page's entries
@@ -219,7 +253,7 @@ class Publisher:
             # flood of large variants then never queues ahead of a change on the worker.
             generation, page = await self._worker.run(self._page_now, key)
             rendered = await self._renderer.run(self._build, key, page)
-            if generation == self.shelf.generation:
+            if generation == self._generations.get(key.view):
                 self.shelf.put_extra(key, rendered, generation)
                 return rendered
             # The index moved on since the last publication: wait for the next one, so the page

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection
 
 from .documents import words
-from .documents.model import LANGS
+from .documents.model import LANGS, Lang
 from .documents.words import Match
 from .health import Concern, Health, Problem
 from .index import Index
@@ -51,7 +52,7 @@ class Service:
         self.publisher.attach(index)
         ingest = Ingest(self.settings.seeds, index, pattern=self.settings.pattern,
                         max_bytes=self.settings.max_bytes, parsers=self.parsers)
-        self.sync = Sync(self.settings, ingest, self.worker, self.metrics, self._changed)
+        self.sync = Sync(self.settings, ingest, self.worker, self.metrics, self._changed, on_idle=self._finish)
         loop = asyncio.get_running_loop()
         self._tasks += [loop.create_task(self.sync.run(), name="feedsvc-sync"),
                         loop.create_task(self.sync.supervise(), name="feedsvc-supervisor")]
@@ -65,9 +66,25 @@ class Service:
         self.metrics.documents.set(summary.counts[None])
         self.metrics.rejected.set(len(summary.rejected))
         first = self.publisher.shelf.generation < 0
-        changes = await self.publisher.publish((None, *LANGS) if first else outcome.views)
+        await self._publish((None, *LANGS) if first else outcome.views, give_way=not first)
+
+    async def _publish(self, views: Collection[Lang | None], give_way: bool = True) -> bool:
+        """Publish what changed, giving way to the next batch of files (never on the first
+        publication: every view must have bytes); push what went out."""
+        sync = self.sync
+
+        def waiting() -> bool:
+            return give_way and sync is not None and sync.has_pending
+        changes = await self.publisher.publish(views, interrupt=waiting)
         if changes:
             self.hub.publish(changes)  # pushes go out in the background
+        return True
+
+    async def _finish(self) -> bool:
+        """When no file is waiting: render the views a round left when it gave way."""
+        if not self.publisher.dirty:
+            return False
+        return await self._publish(())
 
     async def stop(self) -> None:
         await self.hub.stop()

@@ -81,7 +81,9 @@ class Sync:
     """Owns the watcher and the queue of paths to read; hands every batch's outcome on."""
 
     def __init__(self, settings: Settings, ingest: Ingest, worker: Worker, metrics: Metrics,
-                 on_change: Callable[[Outcome], Awaitable[None]]) -> None:
+                 on_change: Callable[[Outcome], Awaitable[None]],
+                 on_idle: Callable[[], Awaitable[bool]] | None = None) -> None:
+        self._on_idle = on_idle
         self.settings = settings
         self.ingest = ingest
         self.ready = False
@@ -161,9 +163,16 @@ class Sync:
         while True:
             if self._pending:
                 await self._apply_pending()
+            elif self._on_idle is not None and await self._on_idle():
+                continue  # it did some work (views a round left); look for files again first
             else:
                 self._wake.clear()
                 await self._wake.wait()
+
+    @property
+    def has_pending(self) -> bool:
+        """Whether files wait to be read: a round of renders gives way to them."""
+        return bool(self._pending)
 
     async def _apply_pending(self) -> None:
         batch, self._pending = self._pending, Pending()

@@ -108,7 +108,7 @@ def test_slow_clients_cannot_lock_out_a_normal_one(seeds: Path, state: Path, wra
 
     slow = SlowClients(server.port, SLOW)
     try:
-        # A normal client meanwhile: answered at once (it takes the place of the longest-waiting one).
+        # A normal client meanwhile: answered at once (it takes the place of the oldest idle one).
         started = time.monotonic()
         assert served(server) == {"a"}
         took = time.monotonic() - started
