@@ -50,6 +50,10 @@ def _error(status: int, message: str, **headers: str) -> web.Response:
     return web.Response(status=status, body=body, headers={"Content-Type": policy.JSON, **policy.NO_STORE, **headers})
 
 
+def _starting() -> web.Response:
+    return _error(503, "starting: the first scan of the seeds folder is not finished", **{"Retry-After": "1"})
+
+
 def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query.get(name)
     if raw is None:
@@ -144,8 +148,7 @@ class Routes:
         rendered = self.publisher.get(key)
         if rendered is None:
             if not self.service.ready:
-                return _error(503, "starting: the first scan of the seeds folder is not finished",
-                              **{"Retry-After": "1"})
+                return _starting()
             try:
                 rendered = await self.publisher.variant(key)
             except Busy as exc:
@@ -227,8 +230,7 @@ class Routes:
                 return web.Response(status=401, text=f"The newsroom pages need the editor token: {how}.\n",
                                     headers=policy.unauthorized())
             if self.service.index is None:
-                return _error(503, "starting: the first scan of the seeds folder is not finished",
-                              **{"Retry-After": "1"})
+                return _starting()
             return await handler(request)
         return guarded
 

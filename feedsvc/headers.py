@@ -26,8 +26,7 @@ def page(max_age: int) -> dict[str, str]:
 
 def static() -> dict[str, str]:
     """An icon: the same bytes for a whole release, so caches may keep it for a day."""
-    return {"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff",
-            "Access-Control-Allow-Origin": "*"}
+    return {**_cached(86400), "Access-Control-Allow-Origin": "*"}
 
 
 def preflight() -> dict[str, str]:

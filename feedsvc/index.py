@@ -333,9 +333,9 @@ class Index:
             return row[0], Reason.from_json(json.loads(row[5]))
         return _filed(*row[:5])
 
-    def newest_update(self, lang: Lang | None, topic: Topic | None = None,
-                      match: Match | None = None) -> dt.datetime | None:
-        where, params = _where(lang, topic, match)
+    def newest_update(self, lang: Lang | None, topic: Topic | None = None) -> dt.datetime | None:
+        """The newest `updated` of a view (a search's comes from its page: Publisher._page)."""
+        where, params = _where(lang, topic, None)
         row = self._db.execute(f"SELECT max({_UPDATED[lang]}) FROM documents WHERE {where}", params).fetchone()
         return ns_to_datetime(row[0]) if row and row[0] is not None else None
 
@@ -343,7 +343,7 @@ class Index:
         """Documents in a view; a topic's or a search's by SQL (a search's counted up to
         SEARCH_COUNT_CAP), the main views' from memory."""
         if topic is None and match is None:
-            return self._totals[lang]
+            return self.count(lang)
         if match is not None and match.include:
             where, params = _where(lang, topic, None)
             return int(self._db.execute(

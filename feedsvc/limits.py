@@ -29,7 +29,7 @@ def raise_nofile() -> tuple[int, int]:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = hard
     if hard == resource.RLIM_INFINITY:  # the kernel refuses more than fs.nr_open
-        target = _read_int("/proc/sys/fs/nr_open") or 1 << 20
+        target = read_int("/proc/sys/fs/nr_open") or 1 << 20
     if soft != resource.RLIM_INFINITY and soft < target:
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
@@ -82,7 +82,8 @@ def connection_cap(limit: int) -> int:
     return limit - RESERVE if limit > 2 * RESERVE else max(limit // 2, 1)
 
 
-def _read_int(path: str) -> int | None:
+def read_int(path: str) -> int | None:
+    """A number from a /proc or /sys file, or None where it cannot be read."""
     try:
         with open(path) as f:
             return int(f.read().strip())

@@ -316,23 +316,17 @@ def describe(exc: OSError) -> str:
     """Why a folder cannot be watched, in the operator's terms."""
     if exc.errno == errno.ENOSPC:
         # The limit that binds here: a user namespace (a container) may have its own, lower one.
-        limit = _read_int("/proc/sys/user/max_inotify_watches") or _read_int("/proc/sys/fs/inotify/max_user_watches")
+        limit = (limits.read_int("/proc/sys/user/max_inotify_watches")
+                 or limits.read_int("/proc/sys/fs/inotify/max_user_watches"))
         return "the inotify watch limit is reached" + (
             f" ({limit} watches; raise fs.inotify.max_user_watches)" if limit is not None else "")
     if exc.errno == errno.EMFILE:
         # watchdog says "inotify instance limit reached" for any EMFILE, also the process's own limit.
         if limits.near_fd_limit():
             return f"the process is out of file descriptors ({limits.fd_usage()})"
-        limit = _read_int("/proc/sys/fs/inotify/max_user_instances")
+        limit = limits.read_int("/proc/sys/fs/inotify/max_user_instances")
         return "the inotify instance limit is reached" + (
             f" (fs.inotify.max_user_instances = {limit})" if limit is not None else "")
     return exc.strerror or str(exc)
 
-
-def _read_int(path: str) -> int | None:
-    try:
-        with open(path) as f:
-            return int(f.read().strip())
-    except (OSError, ValueError):
-        return None
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from .documents.files import shown
 from .documents.model import Reason, document_id
@@ -56,7 +56,7 @@ def _published_json(filed: Filed, base_url: str) -> dict[str, object]:
             "title": doc.title.to_json(), "source": doc.source, "date": doc.date.isoformat() if doc.date else None,
             "published": utc(filed.entry.published).isoformat(), "updated": utc(filed.entry.updated).isoformat(),
             "warnings": [w.to_json() for w in doc.warnings], "reason": None, "feeds": feeds,
-            "preview": f"{base_url}/preview/{quote(doc.id, safe='/-_.~%')}"}
+            "preview": f"{base_url}/preview/{quote_id(doc.id)}"}
 
 
 def status(index: Index, query: Query, base_url: str) -> dict[str, object]:
