@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -76,6 +77,12 @@ def wait(check: Callable[[], Any], what: str, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.02)
+
+
+def health(server: Server) -> tuple[int, dict[str, Any]]:
+    """A real server's /healthz: its status code and its JSON."""
+    status, _, body = server.get("/healthz")
+    return status, json.loads(body)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import make_doc, write
-from test_watch_loss import WrappedServer, get, health, healthy, served, wait, wrapped_servers
+from conftest import health, make_doc, write
+from test_watch_loss import WrappedServer, healthy, served, wait, wrapped_servers
 
 from feedsvc.connections import HEADER_TIMEOUT
 
@@ -133,7 +133,7 @@ def test_slow_clients_cannot_lock_out_a_normal_one(seeds: Path, state: Path, wra
               f"{max(slow.closed_at.values()):.1f} s")
         assert early >= 100, f"only {early} connections lasted until the timeout"
         assert slow.open == 0, f"{slow.open} slow connections still open {deadline:.0f} s on"
-        assert get(server, "/feed.atom")[0] == 200
+        assert server.get("/feed.atom")[0] == 200
         assert healthy(server), health(server)
     finally:
         slow.close()

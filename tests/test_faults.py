@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import os
 import resource
@@ -15,42 +16,23 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SEED, Server, free_port, make_doc, write
+from conftest import SEED, Server, free_port, health, make_doc, write
+from conftest import wait as wait_for
 from feeds import FEEDS, doc_id, parse
 
-
-def get(server: Any, path: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(server.url + path, timeout=10) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
-
-
-def health(server: Any) -> tuple[int, dict[str, Any]]:
-    status, body = get(server, "/healthz")
-    return status, json.loads(body)
-
-
-def wait(check: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
+# Faults take a while to show (a stopped folder, a restart): twice the usual patience.
+wait = functools.partial(wait_for, timeout=20.0)
 
 
 def published(server: Any, lang: str = "") -> dict[str, str]:
     """id -> date_published over every page of a JSON feed; asserts no id appears twice."""
     prefix = f"/{lang}" if lang else ""
-    status, body = get(server, f"{prefix}/feed.json?limit=500")
+    status, _, body = server.get(f"{prefix}/feed.json?limit=500")
     assert status == 200, body[:300]
     items = json.loads(body)["items"]
     found = [doc_id(item["id"]) for item in items]
@@ -61,7 +43,7 @@ def published(server: Any, lang: str = "") -> dict[str, str]:
 def all_feed_ids(server: Any) -> dict[str, list[str]]:
     out = {}
     for path in FEEDS:
-        status, body = get(server, path + "?limit=500")
+        status, _, body = server.get(path + "?limit=500")
         assert status == 200, path
         if path.endswith(".json"):
             out[path] = sorted(doc_id(i["id"]) for i in json.loads(body)["items"])
@@ -166,7 +148,7 @@ def _served_while_failing(server: Any, expected: set[str], reason_word: str) -> 
     wait(failing, f"/healthz 503 mentioning {reason_word!r}")
     time.sleep(1.2)  # a supervisor round and a rescan while it is gone
     for path in FEEDS:
-        status, _body = get(server, path)
+        status = server.get(path)[0]
         assert status == 200, path
     assert set(published(server)) == expected, "the last good feeds stay served"
 
@@ -254,7 +236,7 @@ def test_disk_full_keeps_serving_and_says_so(seeds: Path, state: Path, server_fa
         return status == 200 and body["status"] == "degraded" and any("index" in p for p in body["problems"])
     wait(says_so, "/healthz to report the index problem")
     for path in FEEDS:
-        assert get(server, path)[0] == 200
+        assert server.get(path)[0] == 200
     (seeds / "full00.txt").unlink()
     wait(lambda: len(published(server)) == 60, "a deletion still followed")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SEED, eventually, free_port, make_doc, require_tool, wait, write
+from conftest import SEED, eventually, free_port, health, make_doc, require_tool, wait, write
 from feeds import FEEDS, fetch, ids
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -27,10 +27,6 @@ from feedsvc.ingest import Ingest
 YEAR_2400 = int(dt.datetime(2400, 1, 1, tzinfo=dt.UTC).timestamp())
 
 
-
-def health(server: Any) -> tuple[int, dict[str, Any]]:
-    status, _, body = server.get("/healthz")
-    return status, json.loads(body)
 
 
 def all_ids(server: Any, path: str = "/feed.json") -> set[str]:

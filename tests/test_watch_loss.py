@@ -19,14 +19,12 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Server, free_port, make_doc, write
+from conftest import Server, free_port, health, make_doc, write
 from feeds import doc_id
 
 # Faster than the 60 s rescan by far, slower than any live change on a loaded CI machine.
@@ -35,21 +33,10 @@ LIVE = 8.0
 
 # -- helpers ---------------------------------------------------------------------------------------
 
-def get(server: Any, path: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(server.url + path, timeout=10) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
-
-
-def health(server: Any) -> tuple[int, dict[str, Any]]:
-    status, body = get(server, "/healthz")
-    return status, json.loads(body)
 
 
 def served(server: Any) -> set[str]:
-    status, body = get(server, "/feed.json?limit=500")
+    status, _, body = server.get("/feed.json?limit=500")
     assert status == 200, body[:300]
     return {doc_id(item["id"]) for item in json.loads(body)["items"]}
 
@@ -304,7 +291,7 @@ def test_event_queue_overflow_while_stopped_rescans_at_once(seeds: Path, state: 
     print(f"{files} files written while stopped, all in {took:.2f} s after SIGCONT")
     log = server.log.read_text()
     assert "inotify event queue overflowed" in log, log[-2000:]
-    _, metrics = get(server, "/metrics")
+    metrics = server.get("/metrics")[2]
     overflows = re.search(rb'^feedsvc_watch_events_total\{type="overflow"\} (\S+)$', metrics, re.M)
     assert overflows and float(overflows.group(1)) >= 1, "the overflow is counted"
     wait(lambda: healthy(server), "/healthz once the rescan is through")
