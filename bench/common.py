@@ -71,14 +71,7 @@ class Proc:
 
     def vm_hwm_kb(self) -> int | None:
         """Peak resident set size (VmHWM) of the process so far."""
-        try:
-            with open(f"/proc/{self.pid}/status") as fh:
-                for line in fh:
-                    if line.startswith("VmHWM:"):
-                        return int(line.split()[1])
-        except OSError:
-            return None
-        return None
+        return vm_hwm_kb(self.pid)
 
     def tree_memory_kb(self) -> tuple[int, int] | None:
         """Memory of the process and all its descendants (parser processes, their fork server):
@@ -331,3 +324,15 @@ def git_commit() -> str:
 
 def fmt_ms(s: float | None) -> str:
     return "n/a" if s is None else f"{s * 1000:.1f} ms"
+
+
+def vm_hwm_kb(pid: int) -> int | None:
+    """Peak resident set size (VmHWM) of a process so far, from /proc."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from common import BENCH, CLIENT_CORE, OUT, Feedsvc, log, median, percentile, pin_self, pinned, spread, unpin_self
-from freshness import POLL, Poller
+from freshness import Poller
 from gen import PROBE_DATE, corpus, make_document, seeds_copy, write_probe
 
 DOCS = 520
@@ -88,19 +88,7 @@ def one_round(i: int, *, duration: float, concurrency: int, probe_gap: float, af
                 n += 1
                 done = write_probe(seeds, f"{token}.txt", make_document(rng, token, PROBE_DATE, paragraphs=6),
                                    rename=False)
-                key = token.encode()
-                while True:
-                    started = time.perf_counter()
-                    seen_at, changed = poller.poll()
-                    if changed and key in poller.body:
-                        lat.append(seen_at - done)
-                        break
-                    if seen_at - done > 10:
-                        lat.append(float("inf"))
-                        break
-                    d = started + POLL - time.perf_counter()
-                    if d > 0:
-                        time.sleep(d)
+                lat.append(poller.until_seen(token.encode(), done, give_up=10))
                 time.sleep(max(0.0, probe_gap - (time.perf_counter() - done)))
             poller.client.close()
         finally:

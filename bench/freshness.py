@@ -42,6 +42,19 @@ class Poller:
             return now, True
         return now, False
 
+    def until_seen(self, key: bytes, done: float, give_up: float) -> float:
+        """Poll every POLL s until the feed holds `key`; seconds since `done` (inf after `give_up`)."""
+        while True:
+            started = time.perf_counter()
+            seen_at, changed = self.poll()
+            if changed and key in self.body:
+                return seen_at - done
+            if seen_at - done > give_up:
+                return float("inf")
+            delay = started + POLL - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+
 
 def trickle(folder: Path, poller: Poller, *, n: int, gap: float, rename: bool, tag: str,
             rng: random.Random) -> list[float]:

@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import OUT, Client, Feedsvc, Proc, free_port, log, median, spread
+from common import OUT, Client, Feedsvc, Proc, free_port, log, median, spread, vm_hwm_kb
 from freshness import POLL, Poller
 from gen import GEN_VERSION, PROBE_DATE, corpus, make_document, seeds_copy, write_probe
 
@@ -117,16 +117,6 @@ def site(n: int) -> Path:
     return root
 
 
-def _hwm_kb(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
 
 def hugo_build(root: Path, config: str, dest: Path) -> tuple[float, int, int]:
     """(seconds spawn to exit, peak RSS in KiB, files written).
@@ -140,7 +130,7 @@ def hugo_build(root: Path, config: str, dest: Path) -> tuple[float, int, int]:
                          stdin=subprocess.DEVNULL, start_new_session=True)
     peak = 0
     while p.poll() is None:
-        peak = max(peak, _hwm_kb(p.pid) or 0)
+        peak = max(peak, vm_hwm_kb(p.pid) or 0)
         time.sleep(0.005)
     took = time.perf_counter() - t0
     err = p.stderr.read().decode(errors="replace") if p.stderr else ""

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from common import CLIENT_CORE, OUT, Feedsvc, log, median, pin_self, spread, unpin_self
-from freshness import POLL, Poller
+from freshness import Poller
 from gen import GEN_VERSION, PROBE_DATE, corpus, make_document, seeds_copy, write_probe
 
 # Peaks are read this long after ready, so that anything a start does after ready is counted.
@@ -76,19 +76,7 @@ def changes(svc: Feedsvc, seeds: Path, *, count: int, tag: str) -> list[float]:
             token = f"c{tag}{i:03d}"
             done = write_probe(seeds, f"{token}.txt", make_document(rng, token, PROBE_DATE, paragraphs=6),
                                rename=False)
-            key = token.encode()
-            while True:
-                started = time.perf_counter()
-                seen_at, changed = poller.poll()
-                if changed and key in poller.body:
-                    out.append(seen_at - done)
-                    break
-                if seen_at - done > 30:
-                    out.append(float("inf"))
-                    break
-                delay = started + POLL - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
+            out.append(poller.until_seen(token.encode(), done, give_up=30))
             time.sleep(0.2)
     finally:
         unpin_self()
