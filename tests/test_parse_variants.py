@@ -13,8 +13,9 @@ import datetime as dt
 import pathlib
 
 import pytest
+from test_reader import field
 
-from feedsvc.documents.model import Document, ReasonKind, Rejected
+from feedsvc.documents.model import ReasonKind, Rejected
 from feedsvc.documents.parse import parse_document
 
 VARIANTS_DIR = pathlib.Path(__file__).resolve().parent / "documents" / "variants"
@@ -206,13 +207,6 @@ VARIANTS: list[tuple[str, bytes, dict[str, object]]] = [
     ("absurdly long title cut", doc("## " + LONG_TITLE, EN_BODY),
      {"title.en": (LONG_TITLE[:LONG_TITLE.rfind(" ", 0, 300)] + "…"), "note": (5, "title cut to")}),
 ]
-
-
-def field(d: Document, name: str) -> object:
-    value: object = d
-    for part in name.split("."):
-        value = getattr(value, part)
-    return value
 
 
 @pytest.mark.parametrize(("data", "expected"), [v[1:] for v in VARIANTS], ids=[v[0] for v in VARIANTS])
