@@ -8,7 +8,7 @@ import dataclasses
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from . import headers
@@ -104,14 +104,16 @@ class Publisher:
         return bool(self._dirty)
 
     async def publish(self, langs: Collection[Lang | None] = (None, *LANGS),
-                      interrupt: Callable[[], bool] = lambda: False) -> list[Change]:
+                      interrupt: Callable[[], bool] = lambda: False,
+                      push: Callable[[Sequence[Change]], None] = lambda changes: None) -> None:
         """Render the default pages of the views showing `langs` (None: the bilingual views and the
         home page) from the index as it is now, each put on the shelf as soon as it is rendered, in
         the order readers poll them (/feed.atom first): a round of ten renders is ~80 ms, and the
         first feed should not wait for the last. Every view still shows one state: a variant is
         served only when it comes from the same index generation as its own view's default page.
-        The other views' bytes stand: the change did not touch what they show. Returns, for push,
-        each feed whose bytes changed, with a document of its new and changed entries.
+        The other views' bytes stand: the change did not touch what they show. Each feed whose
+        bytes changed goes to `push` as soon as it is on the shelf, with a document of its new and
+        changed entries: subscribers of /feed.atom need not wait for the round's other renders.
 
         When `interrupt()` says a newer change is waiting, the round stops after the page at hand:
         the views left stay dirty (showing the state before, their variants waiting), the change
@@ -128,7 +130,6 @@ class Publisher:
             if view not in dirty_views:
                 self._generations[view] = generation
         pages: dict[tuple[Lang | None, int, int], tuple[Entry, ...]] = {}
-        changes: list[Change] = []
         failed = None
         done = 0
         for key in keys:
@@ -143,8 +144,7 @@ class Publisher:
                 log.exception("rendering %s failed; its last good bytes stay published", key.path)
                 continue
             old = self.shelf.default(key.path)
-            if key.view is not None and old is not None and old.etag != rendered.etag:
-                changes.append(Change(self.base_url + key.path, key.view.media_type, rendered.body, fresh))
+            changed = key.view is not None and old is not None and old.etag != rendered.etag
             self._totals = totals
 
             def other_view(extra: object, view: View | None = key.view) -> bool:
@@ -153,10 +153,11 @@ class Publisher:
             self._generations[key.view] = generation
             self._new_state.set()
             self._new_state = asyncio.Event()
+            if changed and key.view is not None:
+                push([Change(self.base_url + key.path, key.view.media_type, rendered.body, fresh)])
         self.problem = failed
         log.info("feeds rendered: %d renders, %d documents (en %d, uk %d) in %.0f ms", done,
                  self._totals[None], self._totals["en"], self._totals["uk"], (time.perf_counter() - started) * 1000)
-        return changes
 
     def _render_default(self, key: Key, pages: dict[tuple[Lang | None, int, int], tuple[Entry, ...]]
                         ) -> tuple[Rendered, bytes | None, dict[Lang | None, int]]:

@@ -75,9 +75,7 @@ class Service:
 
         def waiting() -> bool:
             return give_way and sync is not None and sync.has_pending
-        changes = await self.publisher.publish(views, interrupt=waiting)
-        if changes:
-            self.hub.publish(changes)  # pushes go out in the background
+        await self.publisher.publish(views, interrupt=waiting, push=self.hub.publish)  # sent in the background
         return True
 
     async def _finish(self) -> bool:

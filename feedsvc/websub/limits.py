@@ -28,7 +28,7 @@ class Limits:
     backoff_cap: float = HOUR
     retry_for: float = 6 * HOUR  # a notification not delivered by then is dropped (the subscription stays)
     concurrency: int = 64  # deliveries in flight
-    per_host: int = 2  # deliveries in flight to one callback host
+    per_host: int = 8  # deliveries in flight to one callback host: a slow host holds at most 8 of the 64
     verifiers: int = 8  # verifications in flight
     intents_max: int = 1000  # pending verifications in all
     intents_per_host: int = 20  # pending verifications for one callback host
