@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
 
 from . import links
 from .context import Context
@@ -21,49 +22,54 @@ from .model import Change, Due, Outcome
 
 log = logging.getLogger("feedsvc.websub")
 
+T = TypeVar("T")
+R = TypeVar("R")
+
 _BODY_CACHE = 32  # distinct bodies kept in memory: each goes to every subscriber of a topic
 
 
-class Completions:
-    """Finished deliveries, committed together: while one batch is written, the next one gathers,
-    so a fan-out to N subscribers costs a few fsyncs, not N in a row."""
+class Batched(Generic[T, R]):
+    """Calls of one store method from many delivery tasks, made together on the worker: while one
+    batch runs, the next gathers, so a fan-out to N subscribers costs a few thread hops and fsyncs
+    (a write is one transaction), not N in a row."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, method: Callable[[Sequence[T]], list[R]], name: str) -> None:
         self._ctx = ctx
-        self._waiting: list[tuple[int, int, asyncio.Future[float | None]]] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._method = method
+        self._name = name
+        self._waiting: list[tuple[T, asyncio.Future[R]]] = []
+        self._runner: asyncio.Task[None] | None = None
 
-    def add(self, subscription: int, seq: int) -> asyncio.Future[float | None]:
-        """Record content `seq` of `subscription` as finished; the future holds when newer content
-        for it is due (None if there is none), once that is durable."""
+    def __call__(self, item: T) -> asyncio.Future[R]:
+        """`method`'s answer for `item`, once its batch has run."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[float | None] = loop.create_future()
-        self._waiting.append((subscription, seq, future))
-        if self._writer is None:
-            self._writer = loop.create_task(self._write(), name="websub-completions")
+        future: asyncio.Future[R] = loop.create_future()
+        self._waiting.append((item, future))
+        if self._runner is None:
+            self._runner = loop.create_task(self._run(), name=self._name)
         return future
 
     async def stop(self) -> None:
-        if self._writer is not None:
-            self._writer.cancel()
-            await asyncio.gather(self._writer, return_exceptions=True)
+        if self._runner is not None:
+            self._runner.cancel()
+            await asyncio.gather(self._runner, return_exceptions=True)
 
-    async def _write(self) -> None:
+    async def _run(self) -> None:
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting, []
                 try:
-                    following = await self._ctx.run(self._ctx.store.done, [(sub, seq) for sub, seq, _ in batch])
+                    answers = await self._ctx.run(self._method, [item for item, _ in batch])
                 except Exception as exc:
-                    for *_, future in batch:
+                    for _, future in batch:
                         if not future.done():
                             future.set_exception(exc)
                     continue
-                for (*_, future), due in zip(batch, following, strict=True):
+                for (_, future), answer in zip(batch, answers, strict=True):
                     if not future.done():  # its task may have been cancelled by a stop
-                        future.set_result(due)
+                        future.set_result(answer)
         finally:
-            self._writer = None
+            self._runner = None
 
 
 class Dispatcher:
@@ -79,7 +85,8 @@ class Dispatcher:
         self._hosts: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}  # host -> (slots, [tasks using it])
         self._slots = asyncio.Semaphore(ctx.limits.concurrency)
         self._bodies: OrderedDict[str, bytes] = OrderedDict()
-        self._completions = Completions(ctx)
+        self._jobs = Batched(ctx, ctx.store.jobs, "websub-jobs")
+        self._done = Batched(ctx, ctx.store.done, "websub-done")
 
     def start(self, pending: Sequence[Due]) -> None:
         for due in pending:
@@ -94,7 +101,8 @@ class Dispatcher:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await self._completions.stop()
+        await self._jobs.stop()
+        await self._done.stop()
         self._sending.clear()
 
     @property
@@ -194,7 +202,7 @@ class Dispatcher:
         users[0] += 1
         try:
             async with slots, self._slots:
-                found = await ctx.run(ctx.store.job, subscription, ctx.clock())
+                found = await self._jobs((subscription, ctx.clock()))
                 if found is None:
                     return None  # delivered meanwhile, unsubscribed or expired
                 job, due = found
@@ -202,7 +210,7 @@ class Dispatcher:
                     return due
                 body = await self._body(job.body_key)
                 if body is None:  # replaced by newer content meanwhile
-                    return await self._completions.add(subscription, job.seq)
+                    return await self._done((subscription, job.seq))
                 if ctx.guard.check_url(job.subscription.callback, ctx.limits.url_max_chars) is not None:
                     outcome = Outcome.REFUSED
                 else:
@@ -219,7 +227,7 @@ class Dispatcher:
             ctx.stats.latency.observe(max(0.0, now - job.published))
             if job.attempts:
                 ctx.dirty()
-            return await self._completions.add(subscription, job.seq)
+            return await self._done((subscription, job.seq))
         ctx.dirty()
         if outcome is Outcome.GONE:
             log.info("websub: %s answered 410 Gone: the subscription ended", where)
@@ -231,7 +239,7 @@ class Dispatcher:
             ctx.stats.abandoned.inc()
             log.warning("websub: gave up delivering %s after %d attempts (last: %s); the subscription stays",
                         where, attempts, outcome.value)
-            return await self._completions.add(subscription, job.seq)
+            return await self._done((subscription, job.seq))
         log.info("websub: delivering %s failed (%s); retry %d in %.1f s", where, outcome.value, attempts, delay)
         return await ctx.run(ctx.store.retry, subscription, job.seq, attempts, now + delay)
 

@@ -199,6 +199,10 @@ class Store:
                     woken.append(Due(row["id"], row["host"], now))
         return woken
 
+    def jobs(self, asked: Sequence[tuple[int, float]]) -> list[tuple[Job, float] | None]:
+        """`job` for each (subscription, now)."""
+        return [self.job(subscription, now) for subscription, now in asked]
+
     def job(self, subscription: int, now: float) -> tuple[Job, float] | None:
         """The pending delivery of a subscription and when it is due; None if there is none, or the
         subscription has expired (then it is removed)."""
