@@ -7,19 +7,22 @@ JSON = "application/json; charset=utf-8"
 NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
-def _cached(max_age: int) -> dict[str, str]:
-    return {"Cache-Control": f"public, max-age={max_age}", "X-Content-Type-Options": "nosniff"}
+def _cached(max_age: int, shared_max_age: int | None = None) -> dict[str, str]:
+    # s-maxage: a shared cache in front (nginx, a CDN) revalidates every few seconds, by ETag, so a
+    # change shows through it at once, while each reader's own cache keeps its polling interval.
+    shared = "" if shared_max_age is None else f", s-maxage={min(shared_max_age, max_age)}"
+    return {"Cache-Control": f"public, max-age={max_age}{shared}", "X-Content-Type-Options": "nosniff"}
 
 
-def feed(max_age: int) -> dict[str, str]:
+def feed(max_age: int, shared_max_age: int) -> dict[str, str]:
     """A feed: cacheable, readable from any origin (browser code polls feeds too)."""
-    return {**_cached(max_age), "Access-Control-Allow-Origin": "*",
+    return {**_cached(max_age, shared_max_age), "Access-Control-Allow-Origin": "*",
             "Access-Control-Expose-Headers": "ETag, Last-Modified, Link"}
 
 
-def page(max_age: int) -> dict[str, str]:
+def page(max_age: int, shared_max_age: int) -> dict[str, str]:
     """An HTML page: cacheable, no scripts and no outside resources, no referrer leaks."""
-    return {**_cached(max_age),
+    return {**_cached(max_age, shared_max_age),
             "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'",
             "Referrer-Policy": "no-referrer"}
 

@@ -68,6 +68,7 @@ class Publisher:
 
     def __init__(self, settings: Settings, worker: Worker, metrics: Metrics) -> None:
         self.settings = settings
+        self._ages = settings.max_age, settings.shared_max_age  # Cache-Control: readers, shared caches
         self.meta = FeedMeta.from_settings(settings)
         self.shelf = Shelf()
         self.base_url = settings.bound_url
@@ -206,10 +207,10 @@ class Publisher:
         updated = utc(page.updated)
         if key.view is None:
             body = render_home(self.meta, page, key.base_url)
-            rendered = Rendered.build(body, "text/html; charset=utf-8", updated, headers.page(self.settings.max_age))
+            rendered = Rendered.build(body, "text/html; charset=utf-8", updated, headers.page(*self._ages))
         else:
             body = render(self.meta, key.view, page, key.base_url)
-            extra = headers.feed(self.settings.max_age)
+            extra = headers.feed(*self._ages)
             if (link := self._links.get(key)):  # WebSub: the hub and self, for HEAD as well as GET
                 extra["Link"] = link
             rendered = Rendered.build(body, key.view.media_type, updated, extra)

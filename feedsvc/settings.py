@@ -96,6 +96,8 @@ SPEC: tuple[Setting, ...] = (
     Setting("language", "uk", "primary language of the bilingual feed", str, ("uk", "en")),
     Setting("page_size", 50, "entries per feed page by default", int),
     Setting("max_age", 300, "Cache-Control max-age of feeds, in seconds", int),
+    Setting("shared_max_age", 1, "Cache-Control s-maxage of feeds and pages: seconds a shared cache (nginx, "
+            "a CDN) answers before it revalidates by ETag (never above max-age); readers keep max-age", int),
     Setting("log_level", "info", "log level", str, ("debug", "info", "warning", "error")),
     Setting("log_format", "text", "log line format", str, ("text", "json")),
     Setting("metrics", True, "serve /metrics and count requests", _bool),
@@ -133,6 +135,7 @@ class Settings:
     language: Literal["uk", "en"]
     page_size: int
     max_age: int
+    shared_max_age: int
     log_level: str
     log_format: str
     metrics: bool
@@ -199,6 +202,8 @@ class Settings:
             return "max_bytes", f"{self.max_bytes} is too small (at least 1024)"
         if self.max_age < 0:
             return "max_age", "must not be negative"
+        if self.shared_max_age < 0:
+            return "shared_max_age", "must not be negative"
         if "," not in self.tag_authority:
             return "tag_authority", f"{self.tag_authority!r} needs a date: authority,YYYY[-MM[-DD]]"
         return None

@@ -83,7 +83,7 @@ async def test_conditional_get(client: Any) -> None:
     _status, headers, body = await fetch(client, "/feed.atom")
     etag, last_modified = headers["ETag"], headers["Last-Modified"]
     assert etag.startswith('"') and not etag.startswith("W/")
-    assert headers["Cache-Control"] == "public, max-age=300"
+    assert headers["Cache-Control"] == "public, max-age=300, s-maxage=1"
     assert "Accept-Encoding" in headers["Vary"]
     assert headers["Access-Control-Allow-Origin"] == "*"
     feed_updated = parse(body).feed.updated_parsed

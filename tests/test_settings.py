@@ -34,6 +34,7 @@ ALTERNATES: dict[str, tuple[str, Any]] = {
     "language": ("en", "en"),
     "page_size": ("10", 10),
     "max_age": ("0", 0),
+    "shared_max_age": ("10", 10),
     "log_level": ("debug", "debug"),
     "log_format": ("json", "json"),
     "metrics": ("false", False),
@@ -209,6 +210,7 @@ OUT_OF_RANGE = [
     ("debounce", "-0.5", "positive number of seconds"),
     ("rescan_interval", "-1", "0 (off) or a positive number"),
     ("max_bytes", "1023", "1023"),
+    ("shared_max_age", "-1", "must not be negative"),
     ("max_age", "-1", "must not be negative"),
 ]
 
