@@ -3,7 +3,7 @@
 Every subscriber of the benchmark sits on one host (127.0.0.1, one port, a path each), while the hub
 bounds what one callback host may hold: 200 subscriptions, 20 pending verifications, 2 deliveries in
 flight. To measure what 1,000 subscribers *on their own hosts* see, this launcher starts the real
-service with those three per-host numbers raised to the global ones (64 deliveries in flight in all,
+service with those three per-host numbers raised to the global ones (128 deliveries in flight in all,
 as in production) and nothing else changed:
 
     python bench/hubserve.py FEEDSVC_SCRIPT serve --seeds ... (the usual arguments)
@@ -17,7 +17,7 @@ import sys
 import feedsvc.websub.hub as hub
 from feedsvc.websub.limits import Limits
 
-DISTINCT_HOSTS = {"subscriptions_per_host": 100_000, "intents_per_host": 1000, "per_host": 64}
+DISTINCT_HOSTS = {"subscriptions_per_host": 100_000, "intents_per_host": 1000, "per_host": 128}
 
 if __name__ == "__main__":
     hub.Limits = functools.partial(Limits, **DISTINCT_HOSTS)  # type: ignore[misc]

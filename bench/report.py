@@ -522,9 +522,9 @@ def _new_sections(add: Callable[[str], None], results: dict[str, Any]) -> None:
             "times and then once per 2 s. Then probe documents are written one at a time (0.5 s after the last "
             "delivery); latency = arrival − write complete, CLOCK_MONOTONIC in both processes. "
             "**one host** = the service as shipped: all subscribers share the callback host 127.0.0.1, so the hub's "
-            "per-host bounds apply to them together (8 deliveries in flight, 200 subscriptions per host). "
+            "per-host bounds apply to them together (32 deliveries in flight, 200 subscriptions per host). "
             "**distinct hosts** = the same service started by `bench/hubserve.py` with those per-host bounds raised "
-            "to the global ones (64 in flight), what subscribers on their own hosts see. A *hanging* subscriber "
+            "to the global ones (128 in flight), what subscribers on their own hosts see. A *hanging* subscriber "
             "verifies, then accepts each POST and never answers (the hub gives up after 5 s); an *answering 500* "
             f"one fails each POST. {ws['rounds']} rounds (configurations in flipped order) × {ws['changes_per_round']} "
             "changes; figures are medians over the changes, worst in brackets.")

@@ -11,9 +11,9 @@ a subscriber is the arrival of the POST holding the probe's token − the write 
 
 Two hub configurations:
 * `one host` — the service as shipped. All subscribers share the callback host 127.0.0.1, so the
-  hub's per-host caps apply to them together: 8 deliveries in flight, 200 subscriptions.
+  hub's per-host caps apply to them together: 32 deliveries in flight, 200 subscriptions.
 * `distinct hosts` — bench/hubserve.py starts the same service with the three per-host caps raised to
-  the global ones (64 in flight), which is what subscribers on their own hosts would see.
+  the global ones (128 in flight), which is what subscribers on their own hosts would see.
 """
 
 from __future__ import annotations

@@ -27,8 +27,8 @@ class Limits:
     backoff_base: float = 30.0  # first retry after 15-30 s, then doubling
     backoff_cap: float = HOUR
     retry_for: float = 6 * HOUR  # a notification not delivered by then is dropped (the subscription stays)
-    concurrency: int = 64  # deliveries in flight
-    per_host: int = 8  # deliveries in flight to one callback host: a slow host holds at most 8 of the 64
+    concurrency: int = 128  # deliveries in flight
+    per_host: int = 32  # deliveries in flight to one callback host: a slow host holds at most a quarter
     verifiers: int = 8  # verifications in flight
     intents_max: int = 1000  # pending verifications in all
     intents_per_host: int = 20  # pending verifications for one callback host
