@@ -39,6 +39,24 @@ RUN pip install --no-cache-dir . \
  && feedsvc serve --help >/dev/null \
  && python -m pip uninstall -y -q pip setuptools wheel
 
+# ---------------------------------------------------------------- edge (compose profile `edge`)
+# nginx as a caching proxy in front of the replicas: docs/edge/nginx.conf. Built only when asked
+# for (`--target edge`, or compose's edge service); the default target is the service below.
+FROM ${BASE_IMAGE} AS edge
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends nginx-light \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --gid 10002 edge \
+ && useradd --uid 10002 --gid edge --no-create-home --home-dir /tmp --shell /usr/sbin/nologin edge
+COPY docs/edge/nginx.conf docs/edge/listen.conf docs/edge/upstream.conf /etc/feedsvc-edge/
+# Unprivileged, on a read-only root: everything nginx writes (pid, temp files, cache) is under /tmp.
+USER 10002:10002
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+    CMD ["python3", "-c", "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2)"]
+STOPSIGNAL SIGQUIT
+ENTRYPOINT ["nginx", "-p", "/tmp/", "-c", "/etc/feedsvc-edge/nginx.conf", "-e", "stderr", "-g", "daemon off;"]
+
 # ---------------------------------------------------------------- runtime stage
 FROM ${BASE_IMAGE}
 
