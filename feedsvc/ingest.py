@@ -313,23 +313,27 @@ class Ingest:
             outcome.changed.append(rel)
             log.log(level, "document changed: %s", shown(rel))
 
-    def _seen(self, rel: str, mtime_ns: int) -> int:
+    def _seen(self, rel: str, mtime_ns: int, ctime_ns: int) -> int:
         """When the service saw this version of the file: its mtime when that is believable (just
-        written, or the first scan of a new index), else now. Never later than now."""
+        written, or the first scan of a new index); else, for a copy that kept an old mtime
+        (cp -p, rsync -a), its recent ctime, the moment it was copied in, which every replica
+        reading the same folder sees alike; else now. Never later than now."""
         now = self._clock()
         if mtime_ns > now + FUTURE_SLACK_NS:
             log.warning("file time of %s is %.0f s in the future; dated now instead", shown(rel),
                         (mtime_ns - now) / 1e9)
         if self._first_scan or now - GRACE_NS <= mtime_ns <= now:
             return min(mtime_ns, now)
-        return now  # copied in with an old preserved mtime (cp -p, rsync -a), or edited while stopped
+        if now - GRACE_NS <= ctime_ns <= now:
+            return ctime_ns
+        return now  # edited while the service was stopped, long ago
 
     def _row(self, rel: str, loaded: Read) -> Change:
         if isinstance(loaded.parsed, Reason):
             return self._rejected(rel, loaded.size, loaded.mtime_ns, loaded.digest, loaded.parsed)
         parsed = loaded.parsed
         known = self.index.state(rel)
-        seen = self._seen(rel, loaded.mtime_ns)
+        seen = self._seen(rel, loaded.mtime_ns, loaded.ctime_ns)
         was_published = known is not None and known.reason is None
         if was_published:
             assert known is not None
@@ -404,6 +408,7 @@ class Read(NamedTuple):
     mtime_ns: int
     digest: bytes
     parsed: Parsed | Reason
+    ctime_ns: int = 0  # when the file got its name or its times here (a copy's rename, utime)
 
 
 def _ns(value: int) -> int:
@@ -453,7 +458,7 @@ def load(job: Job) -> Loaded:
     digests = (document.digest("en"), document.digest("uk"))
     parsed = Parsed(record, document.languages, digests, document.warned, document_words(document),
                     topics_of(document))
-    return Read(after.st_size, mtime_ns, digest, parsed)
+    return Read(after.st_size, mtime_ns, digest, parsed, _ns(after.st_ctime_ns))
 
 
 @dataclass(slots=True)

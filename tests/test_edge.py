@@ -128,6 +128,26 @@ def test_two_replicas_answer_byte_for_byte_alike(replicas: tuple[Server, Server,
     assert "doc6" in ids(a.get("/feed.atom")[2]) and "doc3" not in ids(b.get("/feed.atom")[2])
 
 
+def test_replicas_agree_on_a_copy_that_kept_an_old_mtime(replicas: tuple[Server, Server, int], seeds: Path,
+                                                         tmp_path: Path, server_factory: Any) -> None:
+    """rsync -a and cp -p keep the source's old mtime, so the service dates such a digest by when
+    it arrived; a replica that sees it later (it was restarting) must still give it the same date."""
+    a, b, edge_port = replicas
+    b.stop()
+    staged = tmp_path / "staged.txt"
+    staged.write_text(make_doc(8, date="01.02.2020"))
+    os.utime(staged, (1_580_000_000, 1_580_000_000))  # January 2020, as rsync -a leaves it
+    os.rename(staged, seeds / "doc8.txt")  # rsync's last step: the rename into place
+    wait(partial(_shows, a, "doc8"), "the copied digest on the first replica")
+    time.sleep(2.0)  # the second replica comes back and sees the file seconds later
+    b = server_factory(seeds, tmp_path / "state-b", "--base-url", f"http://127.0.0.1:{edge_port}")
+    wait(partial(_shows, b, "doc8"), "the copied digest on the restarted replica")
+    for path in (*FEEDS, "/"):
+        assert a.get(path)[2] == b.get(path)[2], path
+    atom = a.get("/feed.atom")[2].decode()
+    assert "2020-01" not in atom.split("doc8", 1)[1].split("</entry>", 1)[0], "dated by arrival, not the old mtime"
+
+
 def test_the_shipped_edge_caches_revalidates_and_follows_changes(replicas: tuple[Server, Server, int],
                                                                  seeds: Path) -> None:
     a, b, edge_port = replicas
