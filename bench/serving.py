@@ -1,5 +1,7 @@
-"""Serving: wrk against feedsvc, a bare aiohttp handler (the framework's ceiling) and nginx (the physical
-reference), all serving the same /feed.atom bytes; servers on core 0, wrk on core 1.
+"""Serving: wrk against feedsvc, a bare aiohttp handler (the framework's ceiling), nginx (the physical
+reference) and the shipped edge (docs/edge/nginx.conf, unchanged, caching in front of feedsvc), all
+serving the same /feed.atom bytes; servers on core 0, wrk on core 1. Then the edge's freshness: probe
+documents written into feedsvc's folder, polled through the edge until they show.
 
 The feedsvc/bare pair is alternated in short rounds with the order flipped each round, and each side's
 best run is compared (two identical servers measured back to back differ by up to ~12% here).
@@ -9,11 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
@@ -28,11 +32,12 @@ from common import (
     free_port,
     log,
     median,
+    percentile,
     pinned,
     spread,
     wait_port,
 )
-from gen import corpus, seeds_copy
+from gen import PROBE_DATE, corpus, make_document, seeds_copy, write_probe
 
 SCENARIOS = {
     "200 plain": {},
@@ -140,6 +145,41 @@ def start_nginx(data: Path, tmp: Path, meta: dict[str, dict[str, str]]) -> tuple
     return proc, port
 
 
+EDGE = BENCH.parent / "docs" / "edge"
+EDGE_PROBES = 30
+
+
+def start_edge(upstream: int, tmp: Path) -> tuple[Proc, int]:
+    """nginx with the shipped edge config, its listen.conf and upstream.conf written for loopback."""
+    port = free_port()
+    tmp.mkdir(parents=True)
+    os.chmod(tmp, 0o755)
+    shutil.copy(EDGE / "nginx.conf", tmp / "nginx.conf")
+    (tmp / "listen.conf").write_text(f"listen 127.0.0.1:{port};\n")
+    (tmp / "upstream.conf").write_text(f"upstream feedsvc {{\n    server 127.0.0.1:{upstream};\n    keepalive 32;\n}}\n")
+    proc = Proc(pinned(["nginx", "-p", f"{tmp}/", "-c", str(tmp / "nginx.conf"), "-e", str(tmp / "error.log"),
+                        "-g", "daemon off;"], SERVER_CORE), log_name="edge")
+    wait_port(port)
+    return proc, port
+
+
+def edge_freshness(seeds: Path, port: int) -> list[float]:
+    """Seconds from a probe complete on disk to a body holding it through the edge (polled every 2 ms)."""
+    from freshness import Poller
+
+    rng = random.Random(18)
+    poller = Poller(port)
+    poller.poll()
+    latencies = []
+    for i in range(EDGE_PROBES):
+        token = f"edgeprobe{i:03d}"
+        done = write_probe(seeds, f"{token}.txt", make_document(rng, token, PROBE_DATE, paragraphs=4), rename=False)
+        latencies.append(poller.until_seen(token.encode(), done, give_up=10))
+        time.sleep(rng.uniform(0.05, 0.5))  # probes land anywhere in the edge's 1 s window
+    poller.client.close()
+    return latencies
+
+
 def check(port: int, headers: dict[str, str], expect: int, body_len: int | None) -> None:
     client = Client(port)
     try:
@@ -174,8 +214,10 @@ def run(*, rounds: int, duration: float, connections: int) -> dict[str, object]:
         if status != 200 or nbody != (data / "body").read_bytes() or "etag" not in nh:
             raise RuntimeError(f"nginx answered {status} with {len(nbody)} bytes, headers {nh}")
         nginx_etag = nh["etag"]
-        servers = {"feedsvc": svc.port, "bare": bare_port, "nginx": nginx_port}
-        etags = {"feedsvc": feed["etag"], "bare": feed["etag"], "nginx": nginx_etag}
+        edge, edge_port = start_edge(svc.port, work / "edge")
+        procs.append(edge)
+        servers = {"feedsvc": svc.port, "bare": bare_port, "nginx": nginx_port, "edge": edge_port}
+        etags = {"feedsvc": feed["etag"], "bare": feed["etag"], "nginx": nginx_etag, "edge": feed["etag"]}
         results: dict[str, dict[str, list[dict[str, float]]]] = {}
         for scenario, hdrs in SCENARIOS.items():
             per: dict[str, list[dict[str, float]]] = {name: [] for name in servers}
@@ -187,7 +229,7 @@ def run(*, rounds: int, duration: float, connections: int) -> dict[str, object]:
                 wrk(f"http://127.0.0.1:{port}/feed.atom", h, 1, connections)  # warm-up, discarded
             for r in range(rounds):
                 order = ["feedsvc", "bare"] if r % 2 == 0 else ["bare", "feedsvc"]
-                for name in [*order, "nginx"]:
+                for name in [*order, "nginx", "edge"]:
                     h = dict(hdrs) if hdrs is not None else {"If-None-Match": etags[name]}
                     res = wrk(f"http://127.0.0.1:{servers[name]}/feed.atom", h, duration, connections)
                     per[name].append(res)
@@ -210,9 +252,16 @@ def run(*, rounds: int, duration: float, connections: int) -> dict[str, object]:
             row["ratio_p99_feedsvc_vs_bare"] = row["feedsvc"]["best_p99"] / row["bare"]["best_p99"]
             row["ratio_rps_feedsvc_vs_nginx"] = row["feedsvc"]["best_rps"] / row["nginx"]["best_rps"]
             row["ratio_rps_bare_vs_nginx"] = row["bare"]["best_rps"] / row["nginx"]["best_rps"]
+            row["ratio_rps_edge_vs_nginx"] = row["edge"]["best_rps"] / row["nginx"]["best_rps"]
+            row["paired_edge_vs_nginx"] = median([e["rps"] / n["rps"] for e, n in zip(per["edge"], per["nginx"])])
             summary[scenario] = row
+        lat = edge_freshness(seeds, edge_port)
+        edge_fresh = {"probes": len(lat), "p50_s": percentile(lat, 50), "p99_s": percentile(lat, 99),
+                      "max_s": max(lat), "lost": sum(1 for x in lat if x == float("inf"))}
+        log(f"serving: edge freshness p50 {edge_fresh['p50_s'] * 1000:.0f} ms, p99 {edge_fresh['p99_s'] * 1000:.0f} ms "
+            f"over {len(lat)} probes")
         return {"feed": {k: v for k, v in feed.items() if k != "headers"}, "rounds": rounds, "duration": duration,
-                "connections": connections, "summary": summary, "raw": results}
+                "connections": connections, "summary": summary, "raw": results, "edge_freshness": edge_fresh}
     finally:
         for p in reversed(procs):
             p.stop()
