@@ -32,12 +32,15 @@ def die_with_parent() -> None:
     """Linux: this process gets SIGTERM when the one that forked it dies, so a service killed with
     SIGKILL (an OOM kill, a supervisor) leaves no parser process behind. The fork server itself
     already exits when the service's end of its pipe closes."""
+    parent = os.getppid()
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     except (OSError, AttributeError):  # not Linux: the pool's own shutdown is all there is
         return
-    if os.getppid() == 1:  # the parent died before prctl took effect
+    # The parent died before prctl took effect: we were handed to another process. Not "our
+    # parent is PID 1": in a container the service itself is PID 1.
+    if os.getppid() != parent:
         os._exit(0)
 
 

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -129,10 +129,11 @@ def free_port() -> int:
 class Server:
     """A real `feedsvc serve` process on a loopback port."""
 
-    def __init__(self, seeds: Path, state: Path, *extra: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, seeds: Path, state: Path, *extra: str, env: dict[str, str] | None = None,
+                 wrapper: Sequence[str] = ()) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        cmd = [sys.executable, "-m", "feedsvc", "serve", "--seeds", str(seeds), "--state-dir", str(state),
+        cmd = [*wrapper, sys.executable, "-m", "feedsvc", "serve", "--seeds", str(seeds), "--state-dir", str(state),
                "--host", "127.0.0.1", "--port", str(self.port), *extra]
         self.log = state.parent / f"server-{self.port}.log"
         self._log_file = open(self.log, "wb")

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SEED, make_doc, write
+from conftest import SEED, health, make_doc, require_tool, wait, write
+from feeds import ids
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -133,3 +134,21 @@ def test_sigterm_finishes_in_flight_requests(seeds: Path, state: Path, server_fa
     assert not failures, failures
     assert elapsed < 10, "inside compose's stop timeout"
     assert "Traceback" not in log, log
+
+
+def test_parses_documents_when_the_service_is_pid_1(seeds: Path, state: Path, server_factory: Any) -> None:
+    """In a container the service is PID 1 (ENTRYPOINT feedsvc). Parser processes once took a
+    parent of PID 1 to mean their parent had died and exited, so the container published nothing
+    while every ingest failed; here the service runs as PID 1 of its own PID namespace."""
+    unshare = require_tool("unshare")
+    as_user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
+    write(seeds, "one.txt", make_doc(1))
+    server = server_factory(seeds, state, wrapper=[unshare, *as_user, "--pid", "--fork", "--mount-proc",
+                                                   "--kill-child"])
+    wait(lambda: "one" in ids(server.get("/feed.atom")[2]), "the document, parsed in a parser process")
+    write(seeds, "two.txt", make_doc(2))
+    wait(lambda: "two" in ids(server.get("/feed.atom")[2]), "a document written while it runs")
+    status, report = health(server)
+    assert status == 200 and report["status"] == "ok", report
+    log = server.log.read_text()
+    assert "EOFError" not in log and "ingest failed" not in log and "parsing in the service" not in log, log[-3000:]
