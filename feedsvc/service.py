@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 from .documents import words
 from .documents.model import LANGS, Lang
 from .documents.words import Match
+from .edge import Edges
 from .health import Concern, Health, Problem
 from .index import Index
 from .ingest import Ingest, Outcome
@@ -18,6 +19,7 @@ from .publisher import Publisher
 from .settings import Settings
 from .sync import Sync
 from .websub import Hub
+from .websub.model import Change
 from .worker import Worker
 
 log = logging.getLogger("feedsvc.service")
@@ -32,6 +34,7 @@ class Service:
         self.worker = Worker()
         self.publisher = Publisher(settings, self.worker, metrics)
         self.hub = Hub(settings, metrics, topics=self.publisher.topics.__contains__)
+        self.edges = Edges(settings.edge_refresh, self.publisher.base_url)
         self.parsers = Parsers()
         self.index: Index | None = None
         self.sync: Sync | None = None
@@ -42,6 +45,7 @@ class Service:
         """Start in the background; the server listens meanwhile and answers 503 until the first scan is done."""
         loop = asyncio.get_running_loop()
         await self.hub.start()
+        await self.edges.start()
         self._tasks = [loop.create_task(self._boot(), name="feedsvc-boot")]
         # The first parser process, forked now so the first change after a start does not wait
         # for it; on another thread: forking waits for the fork server to load, the scan need not.
@@ -75,8 +79,13 @@ class Service:
 
         def waiting() -> bool:
             return give_way and sync is not None and sync.has_pending
-        await self.publisher.publish(views, interrupt=waiting, push=self.hub.publish)  # sent in the background
+        await self.publisher.publish(views, interrupt=waiting, push=self._push)
         return True
+
+    def _push(self, changes: Sequence[Change]) -> None:
+        """A feed just changed: to subscribers (WebSub) and to the caches in front, in the background."""
+        self.edges.refresh(changes)
+        self.hub.publish(changes)
 
     async def _finish(self) -> bool:
         """When no file is waiting: render the views a round left when it gave way."""
@@ -86,6 +95,7 @@ class Service:
 
     async def stop(self) -> None:
         await self.hub.stop()
+        await self.edges.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -108,6 +108,8 @@ SPEC: tuple[Setting, ...] = (
             "(none by default)", _networks),
     Setting("websub", True, "run the embedded WebSub hub at /websub and advertise it", _bool),
     Setting("websub_hubs", (), "external WebSub hub URLs to ping on every change, comma-separated", _urls),
+    Setting("edge_refresh", (), "base URLs of caching proxies in front (the edge profile's nginx) that are "
+            "asked to fetch a feed again the moment it changes, comma-separated", _urls),
     Setting("websub_allow_callbacks", (), "networks WebSub callbacks may also reach besides globally routable "
             "addresses (tests, private deployments), comma-separated CIDRs", _networks),
 )
@@ -144,6 +146,7 @@ class Settings:
     trusted_proxies: tuple[Network, ...]
     websub: bool
     websub_hubs: tuple[str, ...]
+    edge_refresh: tuple[str, ...]
     websub_allow_callbacks: tuple[Network, ...]
 
     @classmethod

@@ -86,7 +86,7 @@ def replicas(seeds: Path, tmp_path: Path, server_factory: Any) -> Iterator[tuple
     yield a, b, edge_port
 
 
-def _shows(server: Server, doc: str) -> bool:
+def _shows(server: Server | Edge, doc: str) -> bool:
     return doc in ids(server.get("/feed.atom")[2])
 
 
@@ -193,5 +193,30 @@ def test_the_shipped_edge_caches_revalidates_and_follows_changes(replicas: tuple
         assert edge.get("/feed.atom", {"If-None-Match": etag})[0] == 304
         status, after, fresh = edge.get("/feed.atom")
         assert status == 200 and after["ETag"] == etag and fresh == b.get("/feed.atom")[2]
+    finally:
+        edge.stop()
+
+
+def test_a_changed_feed_replaces_the_edges_copy_at_once(seeds: Path, tmp_path: Path, server_factory: Any) -> None:
+    """With FEEDSVC_EDGE_REFRESH, feedsvc fetches a changed feed through the edge with the refresh
+    header, which replaces the cached copy: a shared cache told to keep copies for two minutes
+    still shows the new digest at once, in both encodings."""
+    write(seeds, "doc1.txt", make_doc(1))
+    port = free_port()
+    server = server_factory(seeds, tmp_path / "state", "--base-url", f"http://127.0.0.1:{port}",
+                            "--shared-max-age", "120", "--edge-refresh", f"http://127.0.0.1:{port}")
+    edge = Edge([server.port], port)
+    try:
+        for encoding in ("identity", "gzip"):
+            edge.get("/feed.atom", {"Accept-Encoding": encoding})
+            assert edge.get("/feed.atom", {"Accept-Encoding": encoding})[1]["X-Cache-Status"] == "HIT"
+        assert edge.get("/feed.atom")[1]["Cache-Control"] == "public, max-age=300, s-maxage=120"
+        write(seeds, "doc2.txt", make_doc(2, date="01.01.2019"))
+        wait(partial(_shows, edge, "doc2"), "the new digest through the edge", timeout=10)
+        status, headers, packed = edge.get("/feed.atom", {"Accept-Encoding": "gzip"})
+        assert headers["X-Cache-Status"] == "HIT" and "doc2" in ids(gzip.decompress(packed))
+        # The refresh header must say exactly 1 (and come from loopback or a private network).
+        assert edge.get("/feed.atom", {"X-Feedsvc-Refresh": "yes"})[1]["X-Cache-Status"] == "HIT"
+        assert edge.get("/feed.atom", {"X-Feedsvc-Refresh": "1"})[1]["X-Cache-Status"] == "BYPASS"
     finally:
         edge.stop()

@@ -45,6 +45,7 @@ ALTERNATES: dict[str, tuple[str, Any]] = {
     "websub": ("off", False),
     "websub_hubs": ("https://hub.example.org/, http://127.0.0.1:9/hub",
                     ("https://hub.example.org/", "http://127.0.0.1:9/hub")),
+    "edge_refresh": ("http://edge:8080", ("http://edge:8080",)),
     "websub_allow_callbacks": ("127.0.0.0/8,::1", (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1"))),
 }
 PATHS = {"seeds", "state_dir"}
