@@ -214,7 +214,7 @@ def test_a_changed_feed_replaces_the_edges_copy_at_once(seeds: Path, tmp_path: P
         write(seeds, "doc2.txt", make_doc(2, date="01.01.2019"))
         wait(partial(_shows, edge, "doc2"), "the new digest through the edge", timeout=10)
         status, headers, packed = edge.get("/feed.atom", {"Accept-Encoding": "gzip"})
-        assert headers["X-Cache-Status"] == "HIT" and "doc2" in ids(gzip.decompress(packed))
+        assert status == 200 and headers["X-Cache-Status"] == "HIT" and "doc2" in ids(gzip.decompress(packed))
         # The refresh header must say exactly 1 (and come from loopback or a private network).
         assert edge.get("/feed.atom", {"X-Feedsvc-Refresh": "yes"})[1]["X-Cache-Status"] == "HIT"
         assert edge.get("/feed.atom", {"X-Feedsvc-Refresh": "1"})[1]["X-Cache-Status"] == "BYPASS"
