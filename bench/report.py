@@ -249,8 +249,9 @@ def write(results: dict[str, Any], path: Path) -> None:
             add(f"Through the edge, a new document is visible after p50 {ef['p50_s'] * 1000:.0f} ms, p99 "
                 f"{ef['p99_s'] * 1000:.0f} ms, worst {ef['max_s'] * 1000:.0f} ms ({ef['probes']} probes written "
                 f"0.05–0.5 s apart, polled every 2 ms with If-None-Match; {ef['lost']} never seen in 10 s); target "
-                f"p99 ≤ 1.5 s: {'met' if ef['p99_s'] <= 1.5 else '**not met**'}. The edge revalidates each URL "
-                "once its `s-maxage=1` copy expires, and serves the stale copy while it does.")
+                f"p99 ≤ 1.5 s: {'met' if ef['p99_s'] <= 1.5 else '**not met**'}. feedsvc refreshes the edge's copy "
+                "of a changed feed at once (`--edge-refresh`); other pages follow when their `s-maxage=1` copy "
+                "expires (1–2 s: nginx counts whole seconds).")
     else:
         _not_measured(add, sv)
     add("")

@@ -149,9 +149,8 @@ EDGE = BENCH.parent / "docs" / "edge"
 EDGE_PROBES = 30
 
 
-def start_edge(upstream: int, tmp: Path) -> tuple[Proc, int]:
+def start_edge(upstream: int, port: int, tmp: Path) -> Proc:
     """nginx with the shipped edge config, its listen.conf and upstream.conf written for loopback."""
-    port = free_port()
     tmp.mkdir(parents=True)
     os.chmod(tmp, 0o755)
     shutil.copy(EDGE / "nginx.conf", tmp / "nginx.conf")
@@ -160,7 +159,7 @@ def start_edge(upstream: int, tmp: Path) -> tuple[Proc, int]:
     proc = Proc(pinned(["nginx", "-p", f"{tmp}/", "-c", str(tmp / "nginx.conf"), "-e", str(tmp / "error.log"),
                         "-g", "daemon off;"], SERVER_CORE), log_name="edge")
     wait_port(port)
-    return proc, port
+    return proc
 
 
 def edge_freshness(seeds: Path, port: int) -> list[float]:
@@ -195,7 +194,9 @@ def run(*, rounds: int, duration: float, connections: int) -> dict[str, object]:
     procs: list[Proc] = []
     try:
         seeds = seeds_copy(corpus(OUT, 1000), work / "seeds")
-        svc = Feedsvc(seeds, work / "state", name="serving-feedsvc")
+        edge_port = free_port()  # known before feedsvc starts: it refreshes the edge's copy on a change
+        svc = Feedsvc(seeds, work / "state", name="serving-feedsvc",
+                      extra=["--edge-refresh", f"http://127.0.0.1:{edge_port}"])
         procs.append(svc)
         if svc.wait_ready(300) is None:
             raise RuntimeError("feedsvc not ready within 300 s")
@@ -214,7 +215,7 @@ def run(*, rounds: int, duration: float, connections: int) -> dict[str, object]:
         if status != 200 or nbody != (data / "body").read_bytes() or "etag" not in nh:
             raise RuntimeError(f"nginx answered {status} with {len(nbody)} bytes, headers {nh}")
         nginx_etag = nh["etag"]
-        edge, edge_port = start_edge(svc.port, work / "edge")
+        edge = start_edge(svc.port, edge_port, work / "edge")
         procs.append(edge)
         servers = {"feedsvc": svc.port, "bare": bare_port, "nginx": nginx_port, "edge": edge_port}
         etags = {"feedsvc": feed["etag"], "bare": feed["etag"], "nginx": nginx_etag, "edge": feed["etag"]}
