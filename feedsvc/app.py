@@ -132,8 +132,10 @@ class Routes:
             return self.publisher.base_url
         headers = request.headers
         proto = headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower() or request.scheme
-        host = headers.get("X-Forwarded-Host", "").split(",")[0].strip() or request.host
-        if proto not in ("http", "https") or not _HOST.match(host or ""):
+        # Not request.host: with no Host header (HTTP/1.0) aiohttp falls back to this machine's
+        # name, without the port; the bound address is right then.
+        host = headers.get("X-Forwarded-Host", "").split(",")[0].strip() or headers.get("Host", "").strip()
+        if proto not in ("http", "https") or not _HOST.match(host):
             return self.publisher.base_url
         return f"{proto}://{host}"
 

@@ -272,6 +272,23 @@ def test_oversized_requests_get_4xx(real_server: Any, tmp_path: Path) -> None:
     print("oversized/malformed request statuses:", results)
 
 
+@pytest.mark.parametrize("trusted", [False, True], ids=["default", "behind a trusted proxy"])
+def test_http10_without_host_keeps_the_port_in_self_links(seeds: Path, state: Path, server_factory: Any,
+                                                          trusted: bool) -> None:
+    """An HTTP/1.0 request may carry no Host; the links then name the bound address, port and all,
+    also when it comes from a trusted proxy that sent no X-Forwarded-Host either."""
+    shutil.copy(SEED, seeds)
+    server = server_factory(seeds, state, *(["--trusted-proxies", "127.0.0.1"] if trusted else []))
+    status, _headers, body = _sync_raw(server.port, b"GET /feed.atom HTTP/1.0\r\n\r\n")
+    assert status == 200, body[:300]
+    assert f'href="http://127.0.0.1:{server.port}/feed.atom"'.encode() in body, body[:1500]
+    if trusted:  # what a trusted proxy names is used, with its port
+        request = (b"GET /feed.atom HTTP/1.0\r\nX-Forwarded-Host: feeds.example:8443\r\n"
+                   b"X-Forwarded-Proto: https\r\n\r\n")
+        status, _headers, body = _sync_raw(server.port, request)
+        assert status == 200 and b'href="https://feeds.example:8443/feed.atom"' in body, body[:1500]
+
+
 def test_openapi_describes_every_route() -> None:
     yaml = pytest.importorskip("yaml")  # PyYAML comes with schemathesis
 
