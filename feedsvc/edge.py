@@ -4,12 +4,12 @@ it changes, so a new digest shows through them at once, not when their s-maxage 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 
 import aiohttp
 
+from .keyed_tasks import KeyedTasks
 from .websub.model import Change
 
 log = logging.getLogger("feedsvc.edge")
@@ -22,15 +22,14 @@ TIMEOUT = 5.0
 
 
 class Edges:
-    """Refreshes every changed feed at every edge; one request per URL and encoding in flight,
-    and a change that arrives meanwhile is refreshed once more after it."""
+    """Refreshes every changed feed at every edge: one request per URL and encoding at a time, and a
+    change that arrives meanwhile is refreshed once more after it (KeyedTasks)."""
 
     def __init__(self, edges: Sequence[str], base_url: str) -> None:
         self._edges = tuple(edge.rstrip("/") for edge in edges)
         self._base = base_url
         self._session: aiohttp.ClientSession | None = None
-        self._running: dict[str, asyncio.Task[None]] = {}
-        self._again: set[str] = set()
+        self._fetches: KeyedTasks[tuple[str, str]] = KeyedTasks(self._fetch, "edge-refresh")
         self._failing: set[str] = set()  # edges whose last refresh failed: logged once, until one works
 
     async def start(self) -> None:
@@ -38,10 +37,7 @@ class Edges:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT), trust_env=False)
 
     async def stop(self) -> None:
-        tasks = list(self._running.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._fetches.stop()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -56,17 +52,11 @@ class Edges:
             path = change.topic_url[len(self._base):]
             for edge in self._edges:
                 for encoding in ENCODINGS:
-                    self._launch(f"{edge}{path}", encoding)
+                    self._fetches((f"{edge}{path}", encoding))
 
-    def _launch(self, url: str, encoding: str) -> None:
-        key = f"{encoding} {url}"
-        if key in self._running:
-            self._again.add(key)
-            return
-        self._running[key] = asyncio.get_running_loop().create_task(self._fetch(key, url, encoding))
-
-    async def _fetch(self, key: str, url: str, encoding: str) -> None:
+    async def _fetch(self, key: tuple[str, str]) -> None:
         assert self._session is not None
+        url, encoding = key
         edge = url.split("/", 3)[2]
         try:
             async with self._session.get(url, headers={HEADER: "1", "Accept-Encoding": encoding},
@@ -76,8 +66,6 @@ class Edges:
                 problem = f"HTTP {response.status}"
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             ok, problem = False, f"{type(exc).__name__}: {exc}"
-        finally:
-            self._running.pop(key, None)
         if ok and edge in self._failing:
             self._failing.discard(edge)
             log.info("edge %s refreshes again", edge)
@@ -85,6 +73,3 @@ class Edges:
             self._failing.add(edge)
             log.warning("refreshing %s at the edge failed (%s); it shows the change when its copy expires",
                         url, problem)
-        if key in self._again:
-            self._again.discard(key)
-            self._launch(url, encoding)

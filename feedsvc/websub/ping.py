@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 
 import aiohttp
 
+from ..keyed_tasks import KeyedTasks
 from .client import USER_AGENT
 from .limits import Limits
 from .stats import HubMetrics
@@ -27,8 +28,7 @@ class Pinger:
         self._stats = stats
         self._session: aiohttp.ClientSession | None = None
         self._slots = asyncio.Semaphore(limits.ping_concurrency)
-        self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
-        self._again: set[tuple[str, str]] = set()
+        self._pings: KeyedTasks[tuple[str, str]] = KeyedTasks(self._ping, "websub-ping")
         self._early: set[tuple[str, str]] = set()  # pinged before start
 
     async def start(self) -> None:
@@ -38,13 +38,10 @@ class Pinger:
                                               headers={"User-Agent": USER_AGENT})
         early, self._early = self._early, set()
         for key in sorted(early):
-            self._launch(key)
+            self._pings(key)
 
     async def stop(self) -> None:
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._pings.stop()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -57,30 +54,15 @@ class Pinger:
                 key = (hub, topic)
                 if self._session is None:
                     self._early.add(key)
-                elif key in self._tasks:
-                    self._again.add(key)
                 else:
-                    self._launch(key)
+                    self._pings(key)
 
     async def idle(self) -> None:
         """Wait until no ping is under way (tests)."""
-        while self._tasks:
-            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        await self._pings.idle()
 
-    def _launch(self, key: tuple[str, str]) -> None:
-        self._tasks[key] = asyncio.get_running_loop().create_task(self._run(key), name=f"websub-ping-{key[0]}")
-
-    async def _run(self, key: tuple[str, str]) -> None:
-        try:
-            while True:
-                self._again.discard(key)
-                await self._ping(*key)
-                if key not in self._again:
-                    return
-        finally:
-            self._tasks.pop(key, None)
-
-    async def _ping(self, hub: str, topic: str) -> None:
+    async def _ping(self, key: tuple[str, str]) -> None:
+        hub, topic = key
         limits = self._limits
         why = ""
         for attempt in range(1, limits.ping_attempts + 1):
