@@ -91,6 +91,19 @@ def write(results: dict[str, Any], path: Path) -> None:
                                 f"{r:.1%} of bare, best vs best (the issue's rule); median paired ratio "
                                 f"{row.get('paired_ratio_median', float('nan')):.1%}; "
                                 f"p99 ×{row['ratio_p99_feedsvc_vs_bare']:.2f}", r >= 0.95))
+        for scen in ("200 gzip", "304 If-None-Match"):
+            row = sv["summary"].get(scen)
+            if row and "edge" in row:
+                r = row["paired_edge_vs_nginx"]
+                targets.append((f"Edge {scen}: the shipped nginx edge ≥ 85% of nginx serving static files",
+                                f"{row['edge']['best_rps']:.0f} vs {row['nginx']['best_rps']:.0f} req/s",
+                                f"median paired ratio {r:.1%}; best vs best {row['ratio_rps_edge_vs_nginx']:.1%}",
+                                r >= 0.85))
+        ef = sv.get("edge_freshness")
+        if ef:
+            targets.append(("Edge: a change visible through the edge, p99 ≤ 1.5 s", _ms(ef["p99_s"]),
+                            f"p50 {_ms(ef['p50_s'])}, {ef['probes']} probes (feedsvc refreshes the edge on a change)",
+                            ef["p99_s"] <= 1.5))
     for mode in ("inplace", "rename"):
         f = fr.get(mode)
         if f:
