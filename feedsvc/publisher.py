@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
-from . import headers
+from . import headers, memory
 from .documents.model import LANGS, Entry, Lang
 from .documents.publications import Topic
 from .documents.words import Match
@@ -31,6 +31,7 @@ HOME_ENTRIES = 20
 # A variant rendered while another change was being indexed is thrown away and rendered again,
 # at most this many times; under endless churn the last one is served.
 _VARIANT_TRIES = 5
+TRIM_AFTER = 2.0  # seconds without a variant render before freed memory goes back to the system
 # Distinct variants in flight at once (9 views times a few pages each is ordinary after a change);
 # more get 503 with Retry-After: a flood of distinct ?limit= or ?q=
 # values must not queue seconds of rendering, nor the memory it takes.
@@ -79,6 +80,7 @@ class Publisher:
         self._index: Index | None = None
         self._totals: dict[Lang | None, int] = {None: 0, "en": 0, "uk": 0}
         self._variants: dict[Key, asyncio.Future[Rendered]] = {}
+        self._trim: asyncio.TimerHandle | None = None
         self._main = {view: Key(view, settings.page_size, 1, self.base_url) for view in VIEWS}
         self._home = Key(None, HOME_ENTRIES, 1, self.base_url)
         self._main_keys = frozenset((*self._main.values(), self._home))
@@ -248,6 +250,21 @@ class Publisher:
             return await waiting
         finally:
             self._variants.pop(key, None)
+            if not self._variants:
+                self._trim_later()
+
+    def _trim_later(self) -> None:
+        """Once no variant has been rendered for a while, hand the memory a flood of them took back
+        to the system: glibc keeps freed memory for reuse, so a process stayed at its peak."""
+        if self._trim is not None:
+            self._trim.cancel()
+        loop = asyncio.get_running_loop()
+
+        def trim() -> None:
+            self._trim = None
+            if not self._variants:
+                self._renderer.run(memory.trim)
+        self._trim = loop.call_later(TRIM_AFTER, trim)
 
     async def _render_variant(self, key: Key) -> Rendered:
         for _ in range(_VARIANT_TRIES):
@@ -271,4 +288,6 @@ class Publisher:
         return self._index.generation, self._page(key, {})
 
     def close(self) -> None:
+        if self._trim is not None:
+            self._trim.cancel()
         self._renderer.close()
