@@ -24,8 +24,11 @@ GIVE_UP = 10.0
 
 
 class Poller:
-    def __init__(self, port: int) -> None:
-        self.client = Client(port)
+    """Conditional GETs of one feed path over one keep-alive connection (any server: feedsvc, Hugo)."""
+
+    def __init__(self, port: int, path: str = "/feed.atom", timeout: float = 10.0) -> None:
+        self.client = Client(port, timeout=timeout)
+        self.path = path
         self.etag: str | None = None
         self.body = b""
         self.polls = 0
@@ -33,7 +36,7 @@ class Poller:
     def poll(self) -> tuple[float, bool]:
         """One conditional GET; (time the answer arrived, whether the body changed)."""
         headers = {"If-None-Match": self.etag} if self.etag else {}
-        status, h, body = self.client.get("/feed.atom", headers)
+        status, h, body = self.client.get(self.path, headers)
         now = time.perf_counter()
         self.polls += 1
         if status == 200:

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from common import OUT, Client, Feedsvc, Proc, free_port, log, median, spread, vm_hwm_kb
-from freshness import POLL, Poller
+from freshness import Poller
 from gen import GEN_VERSION, PROBE_DATE, corpus, make_document, seeds_copy, write_probe
 
 CONFIG_COMMON = """baseURL = "http://127.0.0.1/"
@@ -153,19 +153,6 @@ def feedsvc_cold(seeds: Path, work: Path, name: str, cap: float) -> tuple[float,
         shutil.rmtree(state, ignore_errors=True)
 
 
-def _wait_token(get: object, token: bytes, done: float, give_up: float) -> float:
-    while True:
-        started = time.perf_counter()
-        seen_at, body = get()  # type: ignore[operator]
-        if body is not None and token in body:
-            return seen_at - done
-        if seen_at - done > give_up:
-            return float("inf")
-        d = started + POLL - time.perf_counter()
-        if d > 0:
-            time.sleep(d)
-
-
 def hugo_edits(root: Path, work: Path, *, edits: int, tag: str, give_up: float) -> tuple[list[float], float]:
     """`hugo server` on a copy of the site; (edit → index.xml latencies, seconds until it served)."""
     live = work / f"hugo-live-{tag}"
@@ -196,16 +183,15 @@ def hugo_edits(root: Path, work: Path, *, edits: int, tag: str, give_up: float) 
         rng = random.Random(21)
         posts = live / "content" / "posts"
 
-        def get() -> tuple[float, bytes | None]:
-            status, _, body = client.get("/index.xml")
-            return time.perf_counter(), body if status == 200 else None
-
+        poller = Poller(port, "/index.xml", timeout=30)  # a rebuild at 100k takes seconds
+        poller.poll()
         for i in range(edits):
             token = f"h{tag}x{i:02d}"
             text = to_hugo(make_document(rng, token, PROBE_DATE, paragraphs=6), f"2026-11-27T12:{i:02d}:00Z")
             done = write_probe(posts, f"{token}.md", text, rename=False)
-            lat.append(_wait_token(get, token.encode(), done, give_up))
+            lat.append(poller.until_seen(token.encode(), done, give_up))
             time.sleep(0.5)
+        poller.client.close()
         return lat, ready
     finally:
         client.close()
@@ -223,15 +209,11 @@ def feedsvc_edits(seeds: Path, work: Path, *, edits: int, tag: str, give_up: flo
         poller.poll()
         rng = random.Random(22)
 
-        def get() -> tuple[float, bytes | None]:
-            seen_at, changed = poller.poll()
-            return seen_at, poller.body if changed else None
-
         lat = []
         for i in range(edits):
             token = f"q{tag}x{i:02d}"
             done = write_probe(seeds, f"{token}.txt", make_document(rng, token, PROBE_DATE, paragraphs=6), rename=False)
-            lat.append(_wait_token(get, token.encode(), done, give_up))
+            lat.append(poller.until_seen(token.encode(), done, give_up))
             time.sleep(0.5)
         poller.client.close()
         return lat
