@@ -17,7 +17,9 @@ import sys
 import feedsvc.websub.hub as hub
 from feedsvc.websub.limits import Limits
 
-DISTINCT_HOSTS = {"subscriptions_per_host": 100_000, "intents_per_host": 1000, "per_host": 128}
+_SHIPPED = Limits()
+DISTINCT_HOSTS = {"subscriptions_per_host": _SHIPPED.subscriptions_max, "intents_per_host": _SHIPPED.intents_max,
+                  "per_host": _SHIPPED.concurrency}
 
 if __name__ == "__main__":
     hub.Limits = functools.partial(Limits, **DISTINCT_HOSTS)  # type: ignore[misc]

@@ -6,6 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from feedsvc.websub.limits import Limits
+
+HUB = Limits()  # the hub's shipped bounds, named in the WebSub section's method
+
 HUGO = ("Hugo (quoted from the issue, not measured in this run: run `--sections peers`): "
         "10k pages to RSS ~0.8 s, full site 3.5 s; `hugo server` edit → index.xml median 365 ms.")
 # The last report before search landed (commit e5567858a8e1, 2026-11-27): cold starts to ready.
@@ -558,9 +562,10 @@ def _new_sections(add: Callable[[str], None], results: dict[str, Any]) -> None:
             "times and then once per 2 s. Then probe documents are written one at a time (0.5 s after the last "
             "delivery); latency = arrival − write complete, CLOCK_MONOTONIC in both processes. "
             "**one host** = the service as shipped: all subscribers share the callback host 127.0.0.1, so the hub's "
-            "per-host bounds apply to them together (32 deliveries in flight, 200 subscriptions per host). "
+            f"per-host bounds apply to them together ({HUB.per_host} deliveries in flight, "
+            f"{HUB.subscriptions_per_host} subscriptions per host). "
             "**distinct hosts** = the same service started by `bench/hubserve.py` with those per-host bounds raised "
-            "to the global ones (128 in flight), what subscribers on their own hosts see. A *hanging* subscriber "
+            f"to the global ones ({HUB.concurrency} in flight), what subscribers on their own hosts see. A *hanging* subscriber "
             "verifies, then accepts each POST and never answers (the hub gives up after 5 s); an *answering 500* "
             f"one fails each POST. {ws['rounds']} rounds (configurations in flipped order) × {ws['changes_per_round']} "
             "changes; figures are medians over the changes, worst in brackets.")
@@ -578,7 +583,7 @@ def _new_sections(add: Callable[[str], None], results: dict[str, Any]) -> None:
         if base.get("last_s") and hang.get("last_s") and err.get("last_s"):
             add(f"A dead subscriber among 100 on one host: hanging, the last live one gets the POST after "
                 f"{_ms(hang['last_s'])} vs {_ms(base['last_s'])} (×{hang['last_s'] / base['last_s']:.2f}; by the hub's design a hanging POST keeps one of "
-                f"the host's 2 delivery slots until its 5 s timeout, and each new change sends it again at once); answering 500, {_ms(err['last_s'])} "
+                f"the host's {HUB.per_host} delivery slots until its {HUB.delivery_timeout:g} s timeout, and each new change sends it again at once); answering 500, {_ms(err['last_s'])} "
                 f"(×{err['last_s'] / base['last_s']:.2f}).")
         d0, d1 = ws["configs"].get("1,000 subscribers, distinct hosts", {}), ws["configs"].get("1,000 + 1 hanging, distinct hosts", {})
         if d0.get("last_s") and d1.get("last_s"):
