@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import hmac
 import ipaddress
@@ -120,8 +119,6 @@ class Routes:
         self.service = service
         self.publisher = service.publisher
         self._bound_host = self.publisher.base_url.split("://", 1)[1]
-        self._feed_headers = functools.partial(policy.feed, settings.max_age, settings.shared_max_age)
-        self._page_headers = functools.partial(policy.page, settings.max_age, settings.shared_max_age)
 
     def base_url(self, request: web.Request) -> str:
         """The configured base URL; else, for a request through a trusted proxy, the URL its
@@ -288,12 +285,12 @@ class Routes:
     async def opml(self, request: web.Request) -> web.StreamResponse:
         publications, _ = await self._directory()
         body = opml(self.publisher.meta, publications, self.base_url(request))
-        return _computed(request, body, "text/x-opml; charset=utf-8", self._feed_headers())
+        return _computed(request, body, "text/x-opml; charset=utf-8", policy.feed(self.settings))
 
     async def topics(self, request: web.Request) -> web.StreamResponse:
         publications, authors = await self._directory()
         body = topics_page(self.publisher.meta, publications, authors, self.base_url(request))
-        return _computed(request, body, "text/html; charset=utf-8", self._page_headers())
+        return _computed(request, body, "text/html; charset=utf-8", policy.page(self.settings))
 
     async def search(self, request: web.Request) -> web.StreamResponse:
         q = request.query.get("q", "").strip() or None
@@ -312,12 +309,12 @@ class Routes:
                 return found, {lang: index.total(lang, None, match) for lang in (None, *LANGS)}
             results, counts = await self.service.worker.run(find)
         body = search_page(self.publisher.meta, q, results, counts, self.base_url(request))
-        return _computed(request, body, "text/html; charset=utf-8", self._page_headers())
+        return _computed(request, body, "text/html; charset=utf-8", policy.page(self.settings))
 
     async def opensearch(self, request: web.Request) -> web.StreamResponse:
         body = opensearch(self.publisher.meta, self.base_url(request))
         return _computed(request, body, "application/opensearchdescription+xml; charset=utf-8",
-                         self._feed_headers())
+                         policy.feed(self.settings))
 
     async def healthz(self, request: web.Request) -> web.StreamResponse:
         health = self.service.health()

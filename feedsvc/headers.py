@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .settings import Settings
+
 JSON = "application/json; charset=utf-8"
 # Answers that describe this moment (health, metrics, errors): never cached.
 NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
@@ -14,15 +19,15 @@ def _cached(max_age: int, shared_max_age: int | None = None) -> dict[str, str]:
     return {"Cache-Control": f"public, max-age={max_age}{shared}", "X-Content-Type-Options": "nosniff"}
 
 
-def feed(max_age: int, shared_max_age: int) -> dict[str, str]:
+def feed(settings: Settings) -> dict[str, str]:
     """A feed: cacheable, readable from any origin (browser code polls feeds too)."""
-    return {**_cached(max_age, shared_max_age), "Access-Control-Allow-Origin": "*",
+    return {**_cached(settings.max_age, settings.shared_max_age), "Access-Control-Allow-Origin": "*",
             "Access-Control-Expose-Headers": "ETag, Last-Modified, Link"}
 
 
-def page(max_age: int, shared_max_age: int) -> dict[str, str]:
+def page(settings: Settings) -> dict[str, str]:
     """An HTML page: cacheable, no scripts and no outside resources, no referrer leaks."""
-    return {**_cached(max_age, shared_max_age),
+    return {**_cached(settings.max_age, settings.shared_max_age),
             "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'",
             "Referrer-Policy": "no-referrer"}
 

@@ -69,7 +69,6 @@ class Publisher:
 
     def __init__(self, settings: Settings, worker: Worker, metrics: Metrics) -> None:
         self.settings = settings
-        self._ages = settings.max_age, settings.shared_max_age  # Cache-Control: readers, shared caches
         self.meta = FeedMeta.from_settings(settings)
         self.shelf = Shelf()
         self.base_url = settings.bound_url
@@ -147,7 +146,6 @@ class Publisher:
                 log.exception("rendering %s failed; its last good bytes stay published", key.path)
                 continue
             old = self.shelf.default(key.path)
-            changed = key.view is not None and old is not None and old.etag != rendered.etag
             self._totals = totals
 
             def other_view(extra: object, view: View | None = key.view) -> bool:
@@ -156,7 +154,7 @@ class Publisher:
             self._generations[key.view] = generation
             self._new_state.set()
             self._new_state = asyncio.Event()
-            if changed and key.view is not None:
+            if key.view is not None and old is not None and old.etag != rendered.etag:
                 push([Change(self.base_url + key.path, key.view.media_type, rendered.body, fresh)])
         self.problem = failed
         log.info("feeds rendered: %d renders, %d documents (en %d, uk %d) in %.0f ms", done,
@@ -209,10 +207,10 @@ class Publisher:
         updated = utc(page.updated)
         if key.view is None:
             body = render_home(self.meta, page, key.base_url)
-            rendered = Rendered.build(body, "text/html; charset=utf-8", updated, headers.page(*self._ages))
+            rendered = Rendered.build(body, "text/html; charset=utf-8", updated, headers.page(self.settings))
         else:
             body = render(self.meta, key.view, page, key.base_url)
-            extra = headers.feed(*self._ages)
+            extra = headers.feed(self.settings)
             if (link := self._links.get(key)):  # WebSub: the hub and self, for HEAD as well as GET
                 extra["Link"] = link
             rendered = Rendered.build(body, key.view.media_type, updated, extra)
