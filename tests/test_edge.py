@@ -12,15 +12,13 @@ import signal
 import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Server, free_port, make_doc, require_tool, wait, write
+from conftest import Server, free_port, http_get, make_doc, require_tool, wait, write
 from feeds import FEEDS, ids
 
 EDGE = Path(__file__).resolve().parent.parent / "docs" / "edge"
@@ -44,14 +42,20 @@ class Edge:
             [require_tool("nginx"), "-p", f"{self.prefix}/", "-c", str(self.prefix / "nginx.conf"),
              "-e", str(self.prefix / "error.log"), "-g", "daemon off;"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait(lambda: self.get("/healthz")[0] == 200, f"nginx on {self.port}: {self._errors()}")
+        wait(self._answers, f"nginx on {self.port}: {self._errors()}")
+
+    def _answers(self) -> bool:
+        try:
+            return self.get("/healthz")[0] == 200
+        except OSError:  # not listening yet
+            return False
 
     def _errors(self) -> str:
         log = self.prefix / "error.log"
         return log.read_text()[-2000:] if log.exists() else "(no error log)"
 
     def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
-        return _get(f"http://127.0.0.1:{self.port}", path, headers)
+        return http_get(f"http://127.0.0.1:{self.port}{path}", headers)
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
@@ -61,17 +65,6 @@ class Edge:
             self.proc.kill()
             self.proc.wait()
         shutil.rmtree(self.prefix, ignore_errors=True)
-
-
-def _get(base: str, path: str, headers: dict[str, str] | None) -> tuple[int, dict[str, str], bytes]:
-    request = urllib.request.Request(base + path, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), exc.read()
-    except OSError:
-        return 0, {}, b""
 
 
 @pytest.fixture
