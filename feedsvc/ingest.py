@@ -11,7 +11,6 @@ import os
 import stat
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,6 +93,11 @@ class Ingest:
         # Files a writer still holds (set by the loop before each batch): a scan must not read them.
         self.busy: frozenset[str] = frozenset()
 
+    def prepare(self) -> None:
+        """Start the parser processes now (any thread), so the first change need not wait for them."""
+        if self.parsers is not None:
+            self.parsers.executor()
+
     def check_root(self) -> None:
         try:
             with os.scandir(self.root):
@@ -169,7 +173,6 @@ class Ingest:
         # A line per file is noise on a bulk load: those go to DEBUG, and one line sums them up.
         # Rejections are always logged one by one: each needs somebody's attention.
         level = logging.DEBUG if bulk else logging.INFO
-        executor = self.parsers.executor() if self.parsers is not None else None
         previous: Callable[[], None] | None = None
         for start in range(0, len(ordered), CHUNK):
             chunk = _Chunk(outcome, level)
@@ -189,7 +192,7 @@ class Ingest:
                     jobs.append(result)
                 else:
                     self._settle(chunk, rel, result)
-            loaded = self._load_all(jobs, executor, bulk)
+            loaded = self._load_all(jobs, bulk)
             # Parser processes work on this chunk while the previous one is written.
             if previous is not None:
                 previous()
@@ -230,11 +233,13 @@ class Ingest:
             return self._rejected(rel, before.st_size, before.st_mtime_ns, _digest(b"", why), why)
         return Job(rel, full, before.st_size, before.st_mtime_ns, known.hash if known else None, self.max_bytes)
 
-    def _load_all(self, jobs: list[Job], executor: Executor | None,
-                  bulk: bool) -> Callable[[], Iterable[Loaded]]:
+    def _load_all(self, jobs: list[Job], bulk: bool) -> Callable[[], Iterable[Loaded]]:
         """Start reading and parsing `jobs` in the parser processes (here without them); the
         returned call gives the results in order."""
-        if executor is not None and jobs:
+        # Asked for only when there is work: a warm start that finds nothing to read must not
+        # wait for the fork server to load the language models (~1.3 s).
+        executor = self.parsers.executor() if self.parsers is not None and jobs else None
+        if executor is not None:
             try:
                 # A bulk load spreads over the processes in tasks of 64 files; anything else is one
                 # task, so it never forks a second process that would then idle.
