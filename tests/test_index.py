@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -13,6 +14,8 @@ import pytest
 
 from feedsvc import index as index_module
 from feedsvc.documents.model import Bilingual, Document, Lang, Reason, ReasonKind, document_id
+from feedsvc.documents.publications import Topic
+from feedsvc.documents.words import query
 from feedsvc.index import NO_VERSIONS, SCHEMA_VERSION, FileState, Index, Row, Versions, ns_to_datetime
 
 SECOND = 1_000_000_000
@@ -215,6 +218,36 @@ def test_touched_stat_survives_a_reopen(state_dir: Path) -> None:
         assert (after.size, after.mtime_ns) == (4321, BASE_NS + 7 * DAY)
         assert (after.hash, after.published_ns, after.langs, after.reason) == \
             (before.hash, before.published_ns, before.langs, before.reason)
+    finally:
+        again.close()
+
+
+def test_a_batch_larger_than_one_statement_is_written_whole(state_dir: Path) -> None:
+    """Each statement of a batch writes many rows at once, split to stay under SQLite's limit on
+    parameters: a batch past that limit (rows, their words and topics, touches, removals) loses
+    none of them, and reads back the same after a reopen."""
+    many = index_module._MAX_PARAMS // len(index_module._COLUMNS) * 2 + 7
+    rows = [dataclasses.replace(accepted(f"d{n:05}.txt", published_ns=BASE_NS + n * SECOND),
+                                words=f"alpha w{n}", topics=tuple(("author", f"a{k}", f"A {k}") for k in range(3)))
+            for n in range(many)]
+    index = Index(state_dir)
+    index.write(rows)
+    assert index.count() == many
+    index.write([], removed=[f"d{n:05}.txt" for n in range(0, many, 2)],
+                touched=[(f"d{n:05}.txt", 999, BASE_NS) for n in range(1, many, 2)])
+    index.close()
+    again = Index(state_dir)
+    try:
+        kept = many // 2
+        assert again.count() == kept
+        assert again.total(None, topic=Topic("author", "a2")) == kept
+        assert again.total(None, match=query("alpha")) == kept
+        assert again.total(None, match=query(f"w{many - 2}")) == 1
+        assert again.total(None, match=query(f"w{many - 1}")) == 0, "a removed row leaves the search table"
+        state = again.state(f"d{many - 2:05}.txt")
+        assert state is not None and (state.size, state.mtime_ns) == (999, BASE_NS)
+        newest = again.page(None, 1, 0)[0]
+        assert newest.document.path == f"d{many - 2:05}.txt"
     finally:
         again.close()
 
