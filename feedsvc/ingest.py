@@ -93,11 +93,6 @@ class Ingest:
         # Files a writer still holds (set by the loop before each batch): a scan must not read them.
         self.busy: frozenset[str] = frozenset()
 
-    def prepare(self) -> None:
-        """Start the parser processes now (any thread), so the first change need not wait for them."""
-        if self.parsers is not None:
-            self.parsers.executor()
-
     def check_root(self) -> None:
         try:
             with os.scandir(self.root):
@@ -237,7 +232,8 @@ class Ingest:
         """Start reading and parsing `jobs` in the parser processes (here without them); the
         returned call gives the results in order."""
         # Asked for only when there is work: a warm start that finds nothing to read must not
-        # wait for the fork server to load the language models (~1.3 s).
+        # wait for the fork server to load the language models (~1.3 s; Service.start has the
+        # first process forked meanwhile, on another thread).
         executor = self.parsers.executor() if self.parsers is not None and jobs else None
         if executor is not None:
             try:

@@ -213,12 +213,9 @@ class Sync:
             self.ready = True
             summary = self.ingest.index.summary
             log.info("ready: %d documents, %d rejected", summary.counts[None], len(summary.rejected))
-            # Both after ready, not before: a full collection takes ~0.1 s at 10,000 files and the
-            # first requests need not wait for it; a warm start that read nothing has no parser
-            # process yet, and the first change should not wait for one.
-            loop = asyncio.get_running_loop()
-            loop.call_later(_SETTLE, self._collect_long_lived)
-            loop.run_in_executor(None, self.ingest.prepare)
+            # After ready, not before: a full collection takes ~0.1 s at 10,000 files, and the
+            # first requests need not wait for it.
+            asyncio.get_running_loop().call_later(_SETTLE, self._collect_long_lived)
         elif len(outcome.added) + len(outcome.changed) >= _BULK:
             self._collect_long_lived()
 
