@@ -370,25 +370,27 @@ class Index:
 
     def page(self, lang: Lang | None, limit: int, offset: int, topic: Topic | None = None,
              match: Match | None = None) -> tuple[Entry, ...]:
-        """Entries newest first by when they were published here, then by id: an edit never moves one.
+        """Entries newest first by when they were published here, then by id (see rows)."""
+        return entries(self.rows(lang, limit, offset, topic, match))
+
+    def rows(self, lang: Lang | None, limit: int, offset: int, topic: Topic | None = None,
+             match: Match | None = None) -> tuple[Stored, ...]:
+        """A page's documents as stored, newest first by when they were published here, then by id:
+        an edit never moves one. Decoding them (entries) can then happen elsewhere.
 
         A search is read from the search table newest row first (rows are added in the order
         documents are first published, see Ingest.process), so a common word costs its first page,
         not every match sorted."""
         if match is not None and match.include:
             where, params = _where(lang, topic, None)
-            rows = self._db.execute(
+            return tuple(self._db.execute(
                 f"SELECT d.record, d.published_ns, d.{_UPDATED[lang]} FROM search s JOIN documents d "
                 f"ON d.rowid = s.rowid WHERE search MATCH ? AND {where} ORDER BY s.rowid DESC LIMIT ? OFFSET ?",
-                (_fts(match), *params, limit, offset))
-            return tuple(Entry(Document.from_json(json.loads(record)), ns_to_datetime(pub), ns_to_datetime(upd))
-                         for record, pub, upd in rows)
+                (_fts(match), *params, limit, offset)))
         where, params = _where(lang, topic, match)
-        rows = self._db.execute(
+        return tuple(self._db.execute(
             f"SELECT record, published_ns, {_UPDATED[lang]} FROM documents WHERE {where} "
-            "ORDER BY published_ns DESC, id LIMIT ? OFFSET ?", (*params, limit, offset))
-        return tuple(Entry(Document.from_json(json.loads(record)), ns_to_datetime(pub), ns_to_datetime(upd))
-                     for record, pub, upd in rows)
+            "ORDER BY published_ns DESC, id LIMIT ? OFFSET ?", (*params, limit, offset)))
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -519,6 +521,16 @@ class Filed:
 def _filed(path: str, record: str, published_ns: int, updated_ns: int, warned: int) -> Filed:
     document = Document.from_json(json.loads(record))
     return Filed(path, Entry(document, ns_to_datetime(published_ns), ns_to_datetime(updated_ns)), bool(warned))
+
+
+# A published document as a page reads it: its JSON record, published_ns and the view's updated_ns.
+Stored = tuple[str, int, int]
+
+
+def entries(rows: Iterable[Stored]) -> tuple[Entry, ...]:
+    """Stored rows as the entries feeds show (any thread or process: it reads nothing else)."""
+    return tuple(Entry(Document.from_json(json.loads(record)), ns_to_datetime(published), ns_to_datetime(updated))
+                 for record, published, updated in rows)
 
 
 SEARCH_COUNT_CAP = 10_000  # a search's total is counted this far: pages past it are not linked

@@ -64,9 +64,13 @@ class Parsers:
     A single pool of one process per core; processes are forked as work arrives, and a batch
     that is not a bulk load is one task, so between bulk loads one process does it all. When a
     bulk load ends, the pool is replaced by a fresh one, so its extra processes go.
+
+    `size` and `what` make other pools forked from the same server (the variant renderer).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, size: int | None = None, what: str = "parser processes") -> None:
+        self._size = size
+        self._what = what
         self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
         self._failed = False
@@ -81,15 +85,16 @@ class Parsers:
                 try:
                     start_server()
                     context = multiprocessing.get_context("forkserver")
-                    pool = ProcessPoolExecutor(cores(), mp_context=context, initializer=die_with_parent)
+                    pool = ProcessPoolExecutor(self._size or cores(), mp_context=context,
+                                               initializer=die_with_parent)
                     # Forked here, under the lock: a caller that found no idle process would fork
                     # a second one, which would then idle beside the first.
                     pool.submit(os.getpid).result(timeout=START_TIMEOUT)
                     self._pool = pool
                 except (OSError, BrokenProcessPool, TimeoutError) as exc:  # no writable /tmp, say
                     self._failed = True
-                    log.warning("cannot start parser processes (%s); parsing in the service's process",
-                                exc or type(exc).__name__)
+                    log.warning("cannot start %s (%s); doing their work in the service's process",
+                                self._what, exc or type(exc).__name__)
                     if pool is not None:
                         pool.shutdown(wait=False, cancel_futures=True)
             return self._pool

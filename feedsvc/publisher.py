@@ -15,12 +15,13 @@ from . import headers, memory
 from .documents.model import LANGS, Entry, Lang
 from .documents.publications import Topic
 from .documents.words import Match
-from .feeds import VIEWS, FeedMeta, Page, View, render, render_home
+from .feeds import VIEWS, FeedMeta, Page, View, render
 from .feeds.views import feed_path, utc
-from .index import Index
+from .index import Index, entries, ns_to_datetime
 from .metrics import Metrics
+from .renderer import Draft, Renderer, draft_bytes, page_bytes
 from .settings import Settings
-from .shelf import Rendered, Shelf
+from .shelf import Packed, Rendered, Shelf
 from .websub.links import hubs, link_header
 from .websub.model import Change
 from .worker import Worker
@@ -28,8 +29,8 @@ from .worker import Worker
 log = logging.getLogger("feedsvc.publisher")
 
 HOME_ENTRIES = 20
-# A variant rendered while another change was being indexed is thrown away and rendered again,
-# at most this many times; under endless churn the last one is served.
+# A variant read while a change was indexed but not yet published is read again after the next
+# publication, at most this many times; under endless churn the last read is rendered.
 _VARIANT_TRIES = 5
 TRIM_AFTER = 2.0  # seconds without a variant render before freed memory goes back to the system
 # Distinct variants in flight at once (9 views times a few pages each is ordinary after a change);
@@ -74,12 +75,13 @@ class Publisher:
         self.base_url = settings.bound_url
         self.problem: str | None = None
         self._worker = worker
-        self._renderer = Worker()  # variants' bytes, off the worker that indexes changes
+        self._renderer = Renderer()  # variants' bytes, off the worker and out of this process
         self._metrics = metrics
         self._index: Index | None = None
         self._totals: dict[Lang | None, int] = {None: 0, "en": 0, "uk": 0}
         self._variants: dict[Key, asyncio.Future[Rendered]] = {}
         self._trim: asyncio.TimerHandle | None = None
+        self._trimming: asyncio.Future[bool] | None = None
         self._main = {view: Key(view, settings.page_size, 1, self.base_url) for view in VIEWS}
         self._home = Key(None, HOME_ENTRIES, 1, self.base_url)
         self._main_keys = frozenset((*self._main.values(), self._home))
@@ -178,46 +180,46 @@ class Publisher:
         totals: dict[Lang | None, int] = {lang: self._index.count(lang) for lang in (None, *LANGS)}
         return rendered, fresh, totals
 
-    def _render(self, key: Key, pages: dict[tuple[Lang | None, int, int], tuple[Entry, ...]]) -> Rendered:
-        """One page of one view from the index (worker thread); `pages` shares a page's entries
-        between the three formats of a view."""
-        return self._build(key, self._page(key, pages))
-
     def _page(self, key: Key, pages: dict[tuple[Lang | None, int, int], tuple[Entry, ...]]) -> Page:
-        """What one page shows, read from the index (worker thread)."""
+        """What one default page shows (worker thread); `pages` shares a page's entries between
+        the three formats of a view."""
+        draft = self._draft(key)
+        where = (key.view.lang if key.view else None, key.limit, key.page)
+        found = pages.get(where) or pages.setdefault(where, entries(draft.rows))
+        return dataclasses.replace(draft.page, entries=found)
+
+    def _draft(self, key: Key) -> Draft:
+        """What one page shows, read from the index (worker thread), its documents still as stored."""
         assert self._index is not None
         index = self._index
         lang = key.view.lang if key.view else None
         name = None
         if key.topic is not None and (name := index.topic_name(key.topic)) is None:
             raise UnknownTopic(key.topic.slug)
-        if key.topic is not None or key.match is not None:
-            entries = index.page(lang, key.limit, (key.page - 1) * key.limit, key.topic, key.match)
-        else:
-            where = (lang, key.limit, (key.page - 1) * key.limit)
-            entries = pages.get(where) or pages.setdefault(where, index.page(*where))
-        return Page(entries=entries, number=key.page, limit=key.limit, total=index.total(lang, key.topic, key.match),
-                    updated=utc(max((e.updated for e in entries), default=None) if key.match is not None
-                                else index.newest_update(lang, key.topic)), default_limit=self.settings.page_size,
-                    topic=key.topic, topic_name=name, q=key.q, hubs=self._hubs.get(key, ()))
+        rows = index.rows(lang, key.limit, (key.page - 1) * key.limit, key.topic, key.match)
+        updated = (ns_to_datetime(max(row[2] for row in rows)) if rows else None) if key.match is not None \
+            else index.newest_update(lang, key.topic)
+        return Draft(rows, Page(entries=(), number=key.page, limit=key.limit,
+                                total=index.total(lang, key.topic, key.match), updated=utc(updated),
+                                default_limit=self.settings.page_size, topic=key.topic, topic_name=name, q=key.q,
+                                hubs=self._hubs.get(key, ())))
 
     def _build(self, key: Key, page: Page) -> Rendered:
-        """The bytes of one page (any thread: it reads nothing but `page`)."""
-        started = time.perf_counter()
-        updated = utc(page.updated)
+        """The bytes of one page, here (the worker thread)."""
+        return self._assemble(key, page.updated, *page_bytes(self.meta, key.view, page, key.base_url))
+
+    def _assemble(self, key: Key, updated: dt.datetime | None, packed: Packed, elapsed: float) -> Rendered:
+        """A Rendered from the bytes of `key`'s page, with its headers; counted and logged."""
         if key.view is None:
-            body = render_home(self.meta, page, key.base_url)
-            rendered = Rendered.build(body, "text/html; charset=utf-8", updated, headers.page(self.settings))
+            rendered = Rendered.assemble(packed, "text/html; charset=utf-8", utc(updated), headers.page(self.settings))
         else:
-            body = render(self.meta, key.view, page, key.base_url)
             extra = headers.feed(self.settings)
             if (link := self._links.get(key)):  # WebSub: the hub and self, for HEAD as well as GET
                 extra["Link"] = link
-            rendered = Rendered.build(body, key.view.media_type, updated, extra)
-        elapsed = time.perf_counter() - started
+            rendered = Rendered.assemble(packed, key.view.media_type, utc(updated), extra)
         self._metrics.renders.labels(key.path).inc()
         self._metrics.render_seconds.observe(elapsed)
-        log.debug("rendered %s page %d (%d bytes) in %.1f ms", key.path, key.page, len(body), elapsed * 1000)
+        log.debug("rendered %s page %d (%d bytes) in %.1f ms", key.path, key.page, len(packed[0]), elapsed * 1000)
         return rendered
 
     # -- reading (event loop) --------------------------------------------------------------
@@ -261,29 +263,36 @@ class Publisher:
         def trim() -> None:
             self._trim = None
             if not self._variants:
-                self._renderer.run(memory.trim)
+                self._trimming = asyncio.ensure_future(self._renderer.run(memory.trim))  # the render process's
+                loop.run_in_executor(None, memory.trim)  # and ours: the variants' bytes went through it
         self._trim = loop.call_later(TRIM_AFTER, trim)
 
     async def _render_variant(self, key: Key) -> Rendered:
-        for _ in range(_VARIANT_TRIES):
-            # The index is read on the worker (milliseconds), the bytes made on the renderer: a
-            # flood of large variants then never queues ahead of a change on the worker.
-            generation, page = await self._worker.run(self._page_now, key)
-            rendered = await self._renderer.run(self._build, key, page)
-            if generation == self._generations.get(key.view):
-                self.shelf.put_extra(key, rendered, generation)
-                return rendered
+        for attempt in range(_VARIANT_TRIES):
+            # The index is read on the worker (its rows only: a fraction of a millisecond), the
+            # documents decoded and the bytes made in the render process: a flood of large variants
+            # then neither queues ahead of a change on the worker nor holds the GIL it needs.
+            generation, draft = await self._worker.run(self._draft_now, key)
+            # Read from the state the view's default page shows: answered, even if a change is
+            # published while it renders (it is then the page as of the request). Under endless
+            # churn the last read is answered all the same.
+            if generation == self._generations.get(key.view) or attempt == _VARIANT_TRIES - 1:
+                break
             # The index moved on since the last publication: wait for the next one, so the page
             # shows the same state as the default feeds beside it.
             try:
                 await asyncio.wait_for(self._new_state.wait(), 1.0)
             except TimeoutError:
                 pass
+        packed, elapsed = await self._renderer.run(draft_bytes, self.meta, key.view, draft, key.base_url)
+        rendered = self._assemble(key, draft.page.updated, packed, elapsed)
+        if generation == self._generations.get(key.view):  # still what the view shows: kept for others
+            self.shelf.put_extra(key, rendered, generation)
         return rendered
 
-    def _page_now(self, key: Key) -> tuple[int, Page]:
+    def _draft_now(self, key: Key) -> tuple[int, Draft]:
         assert self._index is not None
-        return self._index.generation, self._page(key, {})
+        return self._index.generation, self._draft(key)
 
     def close(self) -> None:
         if self._trim is not None:

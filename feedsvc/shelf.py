@@ -31,10 +31,12 @@ class Rendered:
 
     @classmethod
     def build(cls, body: bytes, media_type: str, updated: dt.datetime, extra: Mapping[str, str]) -> Rendered:
-        # A strong ETag from the bytes: replicas rendering the same folder send the same validator.
-        tag = hashlib.sha256(body).hexdigest()[:32]
-        # mtime=0 keeps the gzip bytes, and so their ETag, identical across processes.
-        gzipped = gzip.compress(body, compresslevel=6, mtime=0)
+        return cls.assemble(pack(body), media_type, updated, extra)
+
+    @classmethod
+    def assemble(cls, made: Packed, media_type: str, updated: dt.datetime, extra: Mapping[str, str]) -> Rendered:
+        """From bytes packed elsewhere (a render process: the headers do not pickle)."""
+        body, gzipped, tag = made
         last_modified = updated.replace(microsecond=0)
         common = {
             "Content-Type": media_type,
@@ -47,6 +49,17 @@ class Rendered:
         packed["Content-Encoding"] = "gzip"
         return cls(body, gzipped, tag, last_modified, CIMultiDictProxy(plain), CIMultiDictProxy(packed),
                    frozenset((plain["ETag"], packed["ETag"])))
+
+
+# A body, its gzip form and its ETag: the costly part of a Rendered, done where the body is made.
+Packed = tuple[bytes, bytes, str]
+
+
+def pack(body: bytes) -> Packed:
+    # A strong ETag from the bytes: replicas rendering the same folder send the same validator.
+    tag = hashlib.sha256(body).hexdigest()[:32]
+    # mtime=0 keeps the gzip bytes, and so their ETag, identical across processes.
+    return body, gzip.compress(body, compresslevel=6, mtime=0), tag
 
 
 # What the variants on the shelf may hold, plain and gzip together: a ?limit=500 page of real

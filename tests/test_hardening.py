@@ -267,12 +267,38 @@ def test_a_killed_service_leaves_no_process_behind(seeds: Path, state: Path, ser
         write(seeds, f"d{n}.txt", make_doc(n))
     server = server_factory(seeds, state)
     write(seeds, "new.txt", make_doc(9))  # a change: a parser process has work and is alive
-    wait(lambda: "new" in all_ids(server), "the change")
+    wait(lambda: "new" in ids(server.get("/feed.atom")[2]), "the change")  # the default page: no variant yet
+    parsers = _descendants(server.proc.pid)
+    assert server.get("/feed.atom?limit=2")[0] == 200  # and a variant: the render process
     children = _descendants(server.proc.pid)
-    assert children, "the service runs a fork server and a parser process"
+    assert parsers and children - parsers, "the service runs a fork server, a parser and a render process"
     server.stop(signal.SIGKILL)
     wait(lambda: not any(os.path.exists(f"/proc/{pid}") and _alive(pid) for pid in children),
          "the service's processes to exit", 10)
+
+
+def test_variants_are_answered_when_the_render_process_dies(seeds: Path, state: Path, server_factory: Any) -> None:
+    """The render process killed (the OOM killer picks the biggest): the variant at hand and the
+    next ones are still answered, rightly, and a new process takes over."""
+    for n in range(12):
+        write(seeds, f"d{n:02}.txt", make_doc(n))
+    server = server_factory(seeds, state)
+    write(seeds, "new.txt", make_doc(99))  # the parser process is up: only the renderer is new below
+    wait(lambda: "new" in ids(server.get("/feed.atom")[2]), "the change")
+    before = _descendants(server.proc.pid)
+    status, _, body = server.get("/feed.atom?limit=3")
+    assert status == 200 and len(ids(body)) == 3
+    renderer = _descendants(server.proc.pid) - before
+    assert len(renderer) == 1, renderer
+    (pid,) = renderer
+    os.kill(pid, signal.SIGKILL)
+    wait(lambda: not _alive(pid), "the render process to die", 10)
+    for limit in (4, 5):  # the first meets the dead process, the second a new one
+        status, _, body = server.get(f"/feed.atom?limit={limit}")
+        assert status == 200 and len(ids(body)) == limit
+    assert _descendants(server.proc.pid) - before - {pid}, "a new render process"
+    status, _, health = server.get("/healthz")
+    assert status == 200 and json.loads(health)["status"] == "ok"
 
 
 def _alive(pid: int) -> bool:
