@@ -223,10 +223,10 @@ def test_touched_stat_survives_a_reopen(state_dir: Path) -> None:
 
 
 def test_a_batch_larger_than_one_statement_is_written_whole(state_dir: Path) -> None:
-    """Each statement of a batch writes many rows at once, split to stay under SQLite's limit on
-    parameters: a batch past that limit (rows, their words and topics, touches, removals) loses
-    none of them, and reads back the same after a reopen."""
-    many = index_module._MAX_PARAMS // len(index_module._COLUMNS) * 2 + 7
+    """Each statement of a batch writes many rows at once, in statements of at most _MAX_ROWS: a
+    batch of several (rows, their words and topics, touches, removals) loses none of them, and
+    reads back the same after a reopen."""
+    many = index_module._MAX_ROWS * 2 + 7
     rows = [dataclasses.replace(accepted(f"d{n:05}.txt", published_ns=BASE_NS + n * SECOND),
                                 words=f"alpha w{n}", topics=tuple(("author", f"a{k}", f"A {k}") for k in range(3)))
             for n in range(many)]
