@@ -44,6 +44,13 @@ def die_with_parent() -> None:
         os._exit(0)
 
 
+def start_child(nice: int = 0) -> None:
+    """A pool process's first act: go with the parent; lower its own priority by `nice`."""
+    die_with_parent()
+    if nice:
+        os.nice(nice)
+
+
 def cores() -> int:
     return len(os.sched_getaffinity(0))
 
@@ -65,12 +72,13 @@ class Parsers:
     that is not a bulk load is one task, so between bulk loads one process does it all. When a
     bulk load ends, the pool is replaced by a fresh one, so its extra processes go.
 
-    `size` and `what` make other pools forked from the same server (the variant renderer).
+    `size`, `what` and `nice` make other pools forked from the same server (the variant renderer).
     """
 
-    def __init__(self, size: int | None = None, what: str = "parser processes") -> None:
+    def __init__(self, size: int | None = None, what: str = "parser processes", nice: int = 0) -> None:
         self._size = size
         self._what = what
+        self._nice = nice
         self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
         self._failed = False
@@ -86,7 +94,7 @@ class Parsers:
                     start_server()
                     context = multiprocessing.get_context("forkserver")
                     pool = ProcessPoolExecutor(self._size or cores(), mp_context=context,
-                                               initializer=die_with_parent)
+                                               initializer=start_child, initargs=(self._nice,))
                     # Forked here, under the lock: a caller that found no idle process would fork
                     # a second one, which would then idle beside the first.
                     pool.submit(os.getpid).result(timeout=START_TIMEOUT)

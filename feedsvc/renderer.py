@@ -58,7 +58,8 @@ class Renderer:
     service while no process can be had."""
 
     def __init__(self) -> None:
-        self._processes = Parsers(1, "the variant renderer")
+        # Niced: on a busy machine a change's parse and render come first, a variant after them.
+        self._processes = Parsers(1, "the variant renderer", nice=10)
         self._thread = Worker()
 
     async def run(self, fn: Callable[..., T], *args: object) -> T:
