@@ -24,7 +24,8 @@ _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 
 # Natural text repeats its words (Zipf): a parser process keeps the forms it has looked up. A
 # 100,000-document cold start otherwise spends ~70 s of CPU in simplemma, mostly on repeats.
-@functools.lru_cache(maxsize=1 << 16)
+# 16,384 forms are ~9 MB a process (65,536 were 37 MB, in each process of a bulk load).
+@functools.lru_cache(maxsize=1 << 14)
 def lemma(word: str) -> str:
     """The dictionary form of one word, lower case, without apostrophes."""
     word = word.lower()
