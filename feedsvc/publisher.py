@@ -81,7 +81,6 @@ class Publisher:
         self._totals: dict[Lang | None, int] = {None: 0, "en": 0, "uk": 0}
         self._variants: dict[Key, asyncio.Future[Rendered]] = {}
         self._trim: asyncio.TimerHandle | None = None
-        self._trimming: asyncio.Future[bool] | None = None
         self._main = {view: Key(view, settings.page_size, 1, self.base_url) for view in VIEWS}
         self._home = Key(None, HOME_ENTRIES, 1, self.base_url)
         self._main_keys = frozenset((*self._main.values(), self._home))
@@ -263,7 +262,7 @@ class Publisher:
         def trim() -> None:
             self._trim = None
             if not self._variants:
-                self._trimming = asyncio.ensure_future(self._renderer.run(memory.trim))  # the render process's
+                self._renderer.trim()
                 loop.run_in_executor(None, memory.trim)  # and ours: the variants' bytes went through it
         self._trim = loop.call_later(TRIM_AFTER, trim)
 

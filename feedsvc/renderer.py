@@ -10,6 +10,7 @@ processes' server (pool); where none can be started, a thread of the service doe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -18,6 +19,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import TypeVar
 
+from . import memory
 from .feeds import FeedMeta, Page, View, render, render_home
 from .index import Stored, entries
 from .pool import Parsers
@@ -74,6 +76,14 @@ class Renderer:
                 log.warning("the variant renderer process died; a new one is started")
                 self._processes.close()
         return await self._thread.run(fn, *args)
+
+    def trim(self) -> None:
+        """Hand what the render process freed back to the system; a process that is not running is
+        not started for it."""
+        executor = self._processes.current()
+        if executor is not None:
+            with contextlib.suppress(BrokenProcessPool, RuntimeError):  # died, or shut down meanwhile
+                executor.submit(memory.trim)
 
     def close(self) -> None:
         self._processes.close()
