@@ -40,6 +40,9 @@ _ENGLISH_WORDS = frozenset(
     "the and of to is for with that at by from was were are has have had said says will"
     " after over its it on as be this their his her who not but they he she we".split()
 )
+_ENGLISH_BYTES = frozenset(word.encode() for word in _ENGLISH_WORDS)
+# Every byte but a-z becomes a space: splitting ASCII text then gives what [a-z]+ finds, ~7x faster.
+_ONLY_LETTERS = bytes(b if 0x61 <= b <= 0x7A else 0x20 for b in range(256))
 _UK_ONLY = re.compile(r"[іїєґІЇЄҐ]")
 _RU_ONLY = re.compile(r"[ыэъёЫЭЪЁ]")
 _LATIN_LANGS = (
@@ -124,8 +127,14 @@ def _cyrillic_language(sample: str) -> Detected:
 
 
 def _latin_language(sample: str, prose: bool = False) -> Detected:
-    words = _WORDS.findall(sample.lower())
-    hits = sum(map(_ENGLISH_WORDS.__contains__, words))
+    lowered = sample.lower()
+    words: list[str] | list[bytes]
+    if lowered.isascii():  # every paragraph of an English article
+        words = lowered.encode().translate(_ONLY_LETTERS).split()
+        hits = sum(map(_ENGLISH_BYTES.__contains__, words))
+    else:
+        words = _WORDS.findall(lowered)
+        hits = sum(map(_ENGLISH_WORDS.__contains__, words))
     if hits and (len(words) < 10 or hits * 10 >= len(words)):
         return "en"
     if prose and not hits and len(words) >= PROSE_WORDS:
@@ -140,11 +149,12 @@ def _latin_language(sample: str, prose: bool = False) -> Detected:
     return "en" if not values or english >= max(values.values()) else "other"
 
 
-def detect(text: str, *, prose: bool = False) -> Detected | None:
+def detect(text: str, *, prose: bool = False, script: Script | None = None) -> Detected | None:
     """The language of `text`: "en", "uk", "ru", "other", or None if it has no letters.
 
-    `prose`: `text` is a paragraph of an article, not a title (see the policy above)."""
-    kind = script_of(text)
+    `prose`: `text` is a paragraph of an article, not a title (see the policy above). `script`: its
+    script_of, when the caller has it already (the parser asks for every paragraph's)."""
+    kind = script or script_of(text)
     if kind is None:
         return None
     sample = _sample(text).strip()

@@ -578,7 +578,7 @@ def _parse(data: bytes, relpath: str, max_bytes: int) -> Document:
             continue
         kind = script_of(block.text)
         if kind == "cyrillic":
-            if detect(block.text) == "uk":
+            if detect(block.text, script=kind) == "uk":
                 uk.append(block)
             else:  # its source URL is still the article's
                 urls += [(index, url, block.line) for url in trailing]
@@ -586,7 +586,7 @@ def _parse(data: bytes, relpath: str, max_bytes: int) -> Document:
         elif kind == "latin":
             if name := furniture(block.text):
                 notes.append(Note(f"{name} left out of the article: {block.text[:60]!r}", block.line, info=True))
-            elif not is_credit(block.text) and detect(block.text, prose=True) == "other":
+            elif not is_credit(block.text) and detect(block.text, prose=True, script=kind) == "other":
                 urls += [(index, url, block.line) for url in trailing]
                 notes.append(Note(f"paragraph not in English dropped: {block.text[:60]!r}", block.line))
             else:
