@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import hashlib
@@ -168,6 +169,19 @@ class Ingest:
         # A line per file is noise on a bulk load: those go to DEBUG, and one line sums them up.
         # Rejections are always logged one by one: each needs somebody's attention.
         level = logging.DEBUG if bulk else logging.INFO
+        with self.index.loading() if bulk else contextlib.nullcontext():
+            self._chunks(ordered, stats, outcome, level, bulk)
+        if bulk:
+            if self.parsers is not None:
+                self.parsers.end_bulk()
+            log.info("bulk load of %d files in %.1f s: %d added, %d changed, %d removed, %d rejected",
+                     len(ordered), time.perf_counter() - started, len(outcome.added), len(outcome.changed),
+                     len(outcome.removed), len(outcome.rejected))
+        return outcome
+
+    def _chunks(self, ordered: list[str], stats: dict[str, Stat] | None, outcome: Outcome, level: int,
+                bulk: bool) -> None:
+        """Read, parse and write `ordered` a chunk at a time (see process)."""
         previous: Callable[[], None] | None = None
         for start in range(0, len(ordered), CHUNK):
             chunk = _Chunk(outcome, level)
@@ -194,13 +208,6 @@ class Ingest:
             previous = functools.partial(self._finish, chunk, jobs, loaded)
         if previous is not None:
             previous()
-        if bulk:
-            if self.parsers is not None:
-                self.parsers.end_bulk()
-            log.info("bulk load of %d files in %.1f s: %d added, %d changed, %d removed, %d rejected",
-                     len(ordered), time.perf_counter() - started, len(outcome.added), len(outcome.changed),
-                     len(outcome.removed), len(outcome.rejected))
-        return outcome
 
     def _examine(self, rel: str, before: Stat | None) -> Job | Change | Same | None:
         """What one path needs, from its stat alone: a Job to read it, a rejected Row, Same when

@@ -255,6 +255,27 @@ def test_a_batch_larger_than_one_statement_is_written_whole(state_dir: Path) -> 
 # -- page order -------------------------------------------------------------------------------
 
 
+def test_filling_an_empty_index_waits_for_the_disk_once_at_the_end(state_dir: Path) -> None:
+    """A cold load writes unsynced (all of it is in the folder), then goes back to synchronous=NORMAL,
+    with the rows on disk; loading into an index that holds rows keeps every checkpoint's sync."""
+    def synchronous(index: Index) -> int:
+        return int(index._db.execute("PRAGMA synchronous").fetchone()[0])
+
+    first = Index(state_dir)
+    assert synchronous(first) == 1  # NORMAL
+    with first.loading():
+        assert synchronous(first) == 0  # OFF
+        first.write([accepted(f"d{n}.txt") for n in range(50)])
+    assert synchronous(first) == 1
+    with first.loading():
+        assert synchronous(first) == 1
+        first.write([accepted("late.txt")])
+    first.close()
+    reopened = Index(state_dir)
+    assert reopened.count() == 51
+    reopened.close()
+
+
 def test_page_is_newest_first_then_by_id(index: Index) -> None:
     index.write([
         accepted("old.txt", published_ns=BASE_NS),
