@@ -106,6 +106,7 @@ http {{
     uwsgi_temp_path {tmp}/uw; scgi_temp_path {tmp}/sc;
     keepalive_requests 1000000;
     sendfile on; tcp_nopush on;
+    open_file_cache max=1000 inactive=60s; open_file_cache_valid 1s;  # as the edge has: like for like
     server {{
         listen 127.0.0.1:{port};
         root {tmp}/www;
