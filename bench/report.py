@@ -89,11 +89,13 @@ def write(results: dict[str, Any], path: Path) -> None:
         for scen in ("200 plain", "200 gzip", "304 If-None-Match"):
             row = sv["summary"].get(scen)
             if row:
-                r = row["ratio_rps_feedsvc_vs_bare"]
+                # Issue 18 judges by the median of the rounds' paired ratios (each round measures the
+                # two back to back); best vs best, the rule of the issue before it, is shown beside it.
+                r = row["paired_ratio_median"]
                 targets.append((f"Serving {scen}: feedsvc ≥ 95% of bare aiohttp (req/s)",
                                 f"{row['feedsvc']['best_rps']:.0f} vs {row['bare']['best_rps']:.0f} req/s",
-                                f"{r:.1%} of bare, best vs best (the issue's rule); median paired ratio "
-                                f"{row.get('paired_ratio_median', float('nan')):.1%}; "
+                                f"median paired ratio {r:.1%}; best vs best "
+                                f"{row['ratio_rps_feedsvc_vs_bare']:.1%}; "
                                 f"p99 ×{row['ratio_p99_feedsvc_vs_bare']:.2f}", r >= 0.95))
         for scen in ("200 gzip", "304 If-None-Match"):
             row = sv["summary"].get(scen)
@@ -117,7 +119,7 @@ def write(results: dict[str, Any], path: Path) -> None:
                     if pe10.get("hugo_edit_median_s") else "Hugo 365 ms median (quoted)")
             targets.append((f"Freshness ({label}) p50 ≤ 50 ms", _ms(f["p50"]), href,
                             f["p50"] <= 0.050))
-            targets.append((f"Freshness ({label}) p99 ≤ 100 ms", _ms(f["p99"]), "—", f["p99"] <= 0.100))
+            targets.append((f"Freshness ({label}) p99 ≤ 50 ms", _ms(f["p99"]), "—", f["p99"] <= 0.050))
     s10 = sc.get("10000", {})
     s100 = sc.get("100000", {})
     s1 = sc.get("1000", {})
@@ -129,6 +131,10 @@ def write(results: dict[str, Any], path: Path) -> None:
         targets.append(("Cold start 10k ≤ 5 s", _s(c) if c is not None else
                         f"> {s10.get('cold_timed_out_after_s', 0):.0f} s (capped)",
                         href, c is not None and c <= 5))
+        c1 = s1.get("cold_s")
+        if s1:
+            targets.append(("Cold start 1k < 0.5 s", _s(c1) if c1 is not None else "n/a", "spawn to /healthz 200",
+                            c1 is not None and c1 < 0.5))
         w = s10.get("warm_s")
         targets.append(("Warm restart 10k ≤ 1 s", _s(w), "—", None if w is None else w <= 1))
     if s100:
@@ -144,13 +150,13 @@ def write(results: dict[str, Any], path: Path) -> None:
             note = "max of cold start and warm run, server process (VmHWM)"
             if s100.get("cold_s") is None:
                 note = "cold start capped: peak so far; " + note
-            targets.append(("Peak RSS at 100k < 300 MB: the server", _mib(max(server)), note,
-                            max(server) * 1024 < 300e6))
+            targets.append(("Peak RSS at 100k ≤ 150 MB: the server", _mib(max(server)), note,
+                            max(server) * 1024 <= 150e6))
         if tree:
             rss = max(x for x in (s100.get("cold_peak_tree_kb"), s100.get("warm_peak_tree_kb")) if x)
-            targets.append(("Peak RSS at 100k < 300 MB: the server with its parser processes", _mib(max(tree)),
+            targets.append(("Peak memory at 100k ≤ 300 MB: the server with its parser processes", _mib(max(tree)),
                             f"PSS summed, shared pages counted once (RSS summed: {_mib(rss)})",
-                            max(tree) * 1024 < 300e6))
+                            max(tree) * 1024 <= 300e6))
         c = s100.get("cold_s")
         targets.append(("Cold start 100k (no target; must fit the 25-minute run)",
                         _s(c) if c is not None else f"> {s100.get('cold_timed_out_after_s', 0):.0f} s (capped, not met)",
@@ -436,9 +442,12 @@ def _new_targets(results: dict[str, Any]) -> list[tuple[str, str, str, bool | No
         p = pe[n]
         rc, re_ = p.get("ratio_cold_vs_hugo_rss", {}), p.get("ratio_edit", {})
         if rc:
-            t.append((f"Peers {int(n):,}: feedsvc cold start / Hugo RSS-only build (no target)",
+            # The target holds at 10k and 100k; at 1k it is the 0.5 s cold start above.
+            goal = "≤ Hugo RSS-only build (median of paired ratios ≤ 1.0)" if int(n) >= 10000 else \
+                "/ Hugo RSS-only build (no ratio target: at 1k, the 0.5 s cold start)"
+            t.append((f"Peers {int(n):,}: feedsvc cold start {goal}",
                       f"×{rc['median']:.2f}", f"{_s(p['feedsvc_cold_s'])} vs {_s(p['hugo_rss_s'])}; pairs {rc['spread']}",
-                      None))
+                      None if int(n) < 10000 else rc["median"] <= 1.0))
         if re_:
             t.append((f"Peers {int(n):,}: feedsvc edit → feed / `hugo server` edit → index.xml (no target)",
                       f"×{re_['median']:.3f}", f"{_ms(p['feedsvc_edit_median_s'])} vs {_ms(p['hugo_edit_median_s'])}; "
