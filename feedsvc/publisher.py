@@ -12,12 +12,12 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from . import headers, memory
-from .documents.model import LANGS, Entry, Lang
+from .documents.model import LANGS, Lang
 from .documents.publications import Topic
 from .documents.words import Match
 from .feeds import VIEWS, FeedMeta, Page, View, render
 from .feeds.views import feed_path, utc
-from .index import Index, entries, ns_to_datetime
+from .index import Index, ns_to_datetime
 from .metrics import Metrics
 from .renderer import Draft, Renderer, draft_bytes, page_bytes
 from .settings import Settings
@@ -132,7 +132,7 @@ class Publisher:
         for view in (*VIEWS, None):  # what no change touched is already this state's
             if view not in dirty_views:
                 self._generations[view] = generation
-        pages: dict[tuple[Lang | None, int, int], tuple[Entry, ...]] = {}
+        pages: dict[tuple[Lang | None, int, int], Page] = {}
         failed = None
         done = 0
         for key in keys:
@@ -161,7 +161,7 @@ class Publisher:
         log.info("feeds rendered: %d renders, %d documents (en %d, uk %d) in %.0f ms", done,
                  self._totals[None], self._totals["en"], self._totals["uk"], (time.perf_counter() - started) * 1000)
 
-    def _render_default(self, key: Key, pages: dict[tuple[Lang | None, int, int], tuple[Entry, ...]]
+    def _render_default(self, key: Key, pages: dict[tuple[Lang | None, int, int], Page]
                         ) -> tuple[Rendered, bytes | None, dict[Lang | None, int]]:
         """One view's default page (worker thread), the document of its entries updated since the
         last publication (what a push carries), and the totals of every view."""
@@ -179,13 +179,14 @@ class Publisher:
         totals: dict[Lang | None, int] = {lang: self._index.count(lang) for lang in (None, *LANGS)}
         return rendered, fresh, totals
 
-    def _page(self, key: Key, pages: dict[tuple[Lang | None, int, int], tuple[Entry, ...]]) -> Page:
-        """What one default page shows (worker thread); `pages` shares a page's entries between
-        the three formats of a view."""
-        draft = self._draft(key)
+    def _page(self, key: Key, pages: dict[tuple[Lang | None, int, int], Page]) -> Page:
+        """What one default page shows (worker thread); `pages` shares what a view's page read from
+        the index between its three formats, which differ only in their hubs."""
         where = (key.view.lang if key.view else None, key.limit, key.page)
-        found = pages.get(where) or pages.setdefault(where, entries(draft.rows))
-        return dataclasses.replace(draft.page, entries=found)
+        found = pages.get(where)
+        if found is None:
+            found = pages[where] = self._draft(key).finished()
+        return dataclasses.replace(found, hubs=self._hubs.get(key, ()))
 
     def _draft(self, key: Key) -> Draft:
         """What one page shows, read from the index (worker thread), its documents still as stored."""
