@@ -545,8 +545,7 @@ class Filed:
 
 
 def _filed(path: str, record: str, published_ns: int, updated_ns: int, warned: int) -> Filed:
-    document = Document.from_json(json.loads(record))
-    return Filed(path, Entry(document, ns_to_datetime(published_ns), ns_to_datetime(updated_ns)), bool(warned))
+    return Filed(path, _entry(record, published_ns, updated_ns), bool(warned))
 
 
 # A published document as a page reads it: its JSON record, published_ns and the view's updated_ns.
@@ -555,8 +554,11 @@ Stored = tuple[str, int, int]
 
 def entries(rows: Iterable[Stored]) -> tuple[Entry, ...]:
     """Stored rows as the entries feeds show (any thread or process: it reads nothing else)."""
-    return tuple(Entry(Document.from_json(json.loads(record)), ns_to_datetime(published), ns_to_datetime(updated))
-                 for record, published, updated in rows)
+    return tuple(_entry(*row) for row in rows)
+
+
+def _entry(record: str, published_ns: int, updated_ns: int) -> Entry:
+    return Entry(Document.from_json(json.loads(record)), ns_to_datetime(published_ns), ns_to_datetime(updated_ns))
 
 
 SEARCH_COUNT_CAP = 10_000  # a search's total is counted this far: pages past it are not linked
