@@ -252,9 +252,6 @@ def test_a_batch_larger_than_one_statement_is_written_whole(state_dir: Path) -> 
         again.close()
 
 
-# -- page order -------------------------------------------------------------------------------
-
-
 def test_filling_an_empty_index_waits_for_the_disk_once_at_the_end(state_dir: Path) -> None:
     """A cold load writes unsynced (all of it is in the folder), then goes back to synchronous=NORMAL,
     with the rows on disk; loading into an index that holds rows keeps every checkpoint's sync."""
@@ -274,6 +271,9 @@ def test_filling_an_empty_index_waits_for_the_disk_once_at_the_end(state_dir: Pa
     reopened = Index(state_dir)
     assert reopened.count() == 51
     reopened.close()
+
+
+# -- page order -------------------------------------------------------------------------------
 
 
 def test_page_is_newest_first_then_by_id(index: Index) -> None:
