@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from feedsvc.documents.language import script_of
 from feedsvc.documents.parse import parse_document
 from feedsvc.documents.summary import FURNITURE, english_summary, furniture
 
@@ -33,6 +34,7 @@ CASES: list[tuple[int, str]] = [
     (10, "Updated 2 March 2024"), (10, "Published: 13.09.2023 10:15 BST"), (10, "Last updated on March 2, 2024"),
     (11, "Editor's note: This story contains graphic descriptions."), (11, "Editor’s Note — updated"),
     (12, "This story has been updated with comments from officials."), (12, "This article was corrected on Monday."),
+    (13, "Підготувала Олена Петренко"), (13, "Переклад: Іван Коваль"), (13, "Матеріал підготувала редакція Укрінформу"),
 ]
 
 # Article text that begins (or ends) like furniture but is not.
@@ -88,8 +90,9 @@ def test_furniture_leaves_the_article_with_a_warning_on_its_line(index: int, par
     assert d.body == (BODY, MORE)
     assert d.summary.en == f"{BODY} {MORE}"  # never opens or closes the summary
     name = FURNITURE[index].name
+    where = "summary" if script_of(paragraph) == "cyrillic" else "article"  # an editor's credit is Ukrainian
     assert [(w.line, w.text.split(":")[0]) for w in d.warnings] == [
-        (line, f"{name} left out of the article") for line in (5, 9, 13)]
+        (line, f"{name} left out of the {where}") for line in (5, 9, 13)]
 
 
 def test_summary_skips_furniture_given_directly() -> None:

@@ -113,6 +113,30 @@ def script_of(text: str) -> Script | None:
     return "cyrillic" if 2 * cyrillic >= latin else "latin"
 
 
+_WORD_SCRIPT = re.compile(r"[^\W\d_]+")
+_CYRILLIC_FUNCTION_WORDS = frozenset("і й та у в на з із зі до за від про що як не для після через проти між "
+                                     "під над та чи але або його її їх це й и с о по к от что".split())
+
+
+def title_script(text: str) -> Script | None:
+    """The script of a title, by its words: a Ukrainian headline naming "Apple, Microsoft and Nvidia" has
+    more Latin letters than Cyrillic ones, but English headlines have no Cyrillic words at all."""
+    if text.isascii():
+        return script_of(text)
+    cyrillic = latin = 0
+    # A Cyrillic function word or a word in lower case: the sentence itself is Cyrillic, not a quoted name.
+    joined = False
+    for word in _WORD_SCRIPT.findall(text):
+        if _CYRILLIC.search(word):
+            cyrillic += 1
+            joined = joined or word.islower() or word.lower() in _CYRILLIC_FUNCTION_WORDS
+        elif _LATIN.search(word):
+            latin += 1
+    if cyrillic > latin or (cyrillic and joined):
+        return "cyrillic"
+    return "latin" if latin else script_of(text)
+
+
 def _cyrillic_language(sample: str) -> Detected:
     uk_only, ru_only = len(_UK_ONLY.findall(sample)), len(_RU_ONLY.findall(sample))
     if uk_only >= 4 and not ru_only:  # Russian never has і/ї/є/ґ this often without ы/э/ъ/ё

@@ -30,6 +30,9 @@ class ReasonKind(enum.Enum):
     PARSER_ERROR = "parser-error"
     TWO_DOCUMENTS = "two-documents"
     UNSAFE_NAME = "unsafe-name"
+    NOT_PLAIN_TEXT = "not-plain-text"  # RTF or HTML saved as .txt
+    TEMPLATE = "template"  # the digest template, its placeholders not filled in
+    NO_TEXT = "no-text"  # a title line and nothing else
     INTERNAL = "internal-error"
 
 
@@ -57,6 +60,21 @@ class Reason:
         return cls(ReasonKind(data["kind"]), data["text"], data.get("line"))
 
 
+class NoteKind(enum.Enum):
+    """What a note is about, for tools that group or filter them; None on notes older than the kinds."""
+
+    CHARACTERS = "characters"  # characters replaced, removed or repaired
+    MARKUP = "markup"  # Markdown, labels or a site's name removed from a field
+    HEADER = "header"  # a header line read as something else than its position says, or left out
+    DATE = "date"
+    AUTHORS = "authors"
+    TITLE = "title"
+    LINK = "link"
+    FURNITURE = "furniture"  # page furniture left out of the article or of a summary
+    LANGUAGE = "language"  # text dropped for its language, and the feeds this costs
+    TRUNCATED = "truncated"  # the file ends mid-sentence
+
+
 @dataclass(frozen=True, slots=True)
 class Note:
     """A warning about a published document: what the parser changed, guessed or left out, and the
@@ -66,18 +84,23 @@ class Note:
     line: int | None = None
     # Routine (page furniture left out): shown to editors, but not a warning; nothing to fix.
     info: bool = False
+    kind: NoteKind | None = None
 
     def __str__(self) -> str:
         return self.text if self.line is None else f"line {self.line}: {self.text}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"line": self.line, "message": self.text, "level": "note" if self.info else "warning"}
+        found = {"line": self.line, "message": self.text, "level": "note" if self.info else "warning"}
+        if self.kind is not None:  # absent, not null, so records of notes without a kind stay as they were
+            found["kind"] = self.kind.value
+        return found
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | str) -> Note:
         if isinstance(data, str):  # records written before warnings had lines
             return cls(data)
-        return cls(data["message"], data.get("line"), data.get("level") == "note")
+        kind = data.get("kind")
+        return cls(data["message"], data.get("line"), data.get("level") == "note", NoteKind(kind) if kind else None)
 
 
 class Rejected(Exception):
@@ -149,6 +172,25 @@ class Document:
         """Languages this document is published in on its own: those with a title and text to read
         (a summary). A title alone reaches the bilingual feeds only, never an entry that is all headline."""
         return tuple(lang for lang in LANGS if self.title.get(lang) and self.summary.get(lang))
+
+    def missing(self) -> dict[Lang, str]:
+        """Each language whose own feeds (/en/, /uk/) leave this document out, and why, for editors: a
+        check that says only "would be published" hides that a Russian summary cost the /uk/ feeds."""
+        names = {"en": ("English", "English article"), "uk": ("Ukrainian", "Ukrainian summary")}
+        found: dict[Lang, str] = {}
+        for lang in LANGS:
+            if lang in self.languages:
+                continue
+            name, text = names[lang]
+            lacking = [what for what, have in ((f"no {name} title", self.title.get(lang)),
+                                               (f"no {text}", self.summary.get(lang))) if not have]
+            dropped = [note for note in self.warnings if note.kind is NoteKind.LANGUAGE and note.line is not None
+                       and (lang == "uk") == ("Russian" in note.text)]
+            why = " and ".join(lacking)
+            if dropped:
+                why += f" (text dropped for its language on line {', '.join(str(n.line) for n in dropped[:5])})"
+            found[lang] = why
+        return found
 
     def digest(self, lang: Lang) -> int:
         """A 63-bit hash of what `lang`'s entry shows, so an edit touches only the views it changes."""

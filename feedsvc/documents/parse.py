@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from charset_normalizer import from_bytes
 
-from .language import detect, script_of
-from .model import Bilingual, Document, Note, Reason, ReasonKind, Rejected, document_id
+from . import repair
+from .language import detect, script_of, title_script
+from .model import Bilingual, Document, Lang, Note, NoteKind, Reason, ReasonKind, Rejected, document_id
 from .publications import ALIASES, canonical
-from .summary import english_summary, furniture, is_credit
+from .summary import caption, english_summary, furniture, is_credit, list_header, opening_kind, prose
 
 MAX_LINE = 20_000
 MAX_TITLE = 300  # a longer title is cut at a word boundary, with a warning
@@ -61,9 +63,26 @@ _CP1251_LETTERS = re.compile(rb"[\xc0-\xff\xa5\xaa\xaf\xb2\xb3\xb4\xba\xbf]")
 
 # --- structure ---------------------------------------------------------------------------------
 
-_HEADING = re.compile(r"^#{1,3}(?!#)\s*")
+# A heading: `## Title`, or a line labelled with its language (`EN: Title`, `**UA:** Заголовок`), which
+# article text never starts with. "UK:" needs the `#`: without it, it is as likely the United Kingdom.
+_HEADING = re.compile(r"^#{1,3}(?!#)\s*|^(?=(?:\*\*|__)?(?:EN|ENG|UA|UKR|УКР|АНГЛ)\.?(?:\*\*|__)?\s*[:：])")
+_TITLE_LABEL = re.compile(r"(?i)^(?:[\[(]\s*)?(?:\*\*|__)?(?:en|eng|ua|uk|ukr|укр|англ|анг)\.?(?:\*\*|__)?"
+                          r"(?:\s*[\])]\s*|\s*[:：|]\s*|\s+[-–—]\s+)(?:\*\*|__)?")
+# A browser tab's "Headline | Reuters", "Headline - BBC News": the site's name after the headline.
+_TAB_SUFFIX = re.compile(r"\s+(?P<sep>[|–—-]|::)\s+(?P<site>[^|–—]{2,40})$")
+# What an unfilled template holds where a title belongs: "[English title]", "Заголовок українською",
+# "Title of the article in English", "<Назва>", "ДД.ММ.РРРР".
+_PLACEHOLDER_WORDS = frozenset(
+    "title headline heading english ukrainian in of the article here text your enter insert name publication "
+    "source date author authors summary link url original translation en ua uk eng ukr lorem ipsum tbd todo xxx "
+    "заголовок назва статті статтi англійською українською мовою тут текст ваш ваша вставте введіть видання "
+    "джерело дата автор автори резюме посилання укр англ англійський український англійська українська оригіналу "
+    "переклад перекладу оригінал мова новини".split())
+_PLACEHOLDER_PUNCT = ".,:;!?()[]<>{}«»\"'—–-*_/"
+_PLACEHOLDER_MASK = re.compile(r"(?i)\b(?:дд|dd)[./-](?:мм|mm)[./-](?:рррр|рр|yyyy|yy)\b|lorem ipsum|^[.…_x\s-]*$")
 # A URL as the last word of a paragraph: bare, in <…>, ‹…› or (…), and perhaps followed by a full stop.
-_URL_WORD = re.compile(r"[<‹(\[«\"“]?(https?://[^\s<>‹›\"«»“”]+)[>›»\"”]?[.,;:!?…]*")
+_URL_WORD = re.compile(r"[<‹(\[«\"“]?((?:https?://|www\.)[^\s<>‹›\"«»“”]+"
+                       r"|[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.[a-z]{2,}/[^\s<>‹›\"«»“”]*)[>›»\"”]?[.,;:!?…]*")
 _URL_END = ".,;:!?…\"”'’»"
 _FINAL_PUNCT = tuple('.!?…"”»')
 
@@ -77,13 +96,6 @@ class _Block:
     line: int  # the line it starts on
     end: int  # the line it ends on
     first: str  # the text of its first line
-
-
-@dataclass(frozen=True, slots=True)
-class _Header:
-    source: str | None
-    date: dt.date | None
-    authors: tuple[str, ...]
 
 
 def _cp1251(data: bytes) -> str | None:
@@ -114,6 +126,7 @@ def _decode(data: bytes, max_bytes: int, notes: list[Note]) -> str:
     for signature, kind in _SIGNATURES:
         if data.startswith(signature):
             raise Rejected(Reason(ReasonKind.BINARY, f"binary data: a {kind} file, not text", 1))
+    repair.not_plain_text(data)
     controls = len(data) - len(data.translate(None, _CONTROL_BYTES))  # a C loop, not a regex
     if data and controls / len(data) > _CONTROL_RATIO:
         first = _CONTROL_BYTE.search(data)
@@ -148,9 +161,11 @@ def _strip_characters(text: str, notes: list[Note]) -> str:
     return text
 
 
-def _lines(text: str, notes: list[Note]) -> list[Line]:
-    """The lines of `text`, stripped and numbered as written."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+def _lines(text: str, notes: list[Note], suspect: bool = True) -> list[Line]:
+    """The lines of `text`, stripped and numbered as written; `suspect`: it may hold mojibake."""
+    text = repair.word_controls(text.replace("\r\n", "\n").replace("\r", "\n"), notes)
+    if suspect:
+        text = repair.mojibake(text, notes)
     if _ODD.search(text):
         text = _strip_characters(text, notes)
     if "  " in text or _ODD_BLANK.search(text):
@@ -164,6 +179,7 @@ def _lines(text: str, notes: list[Note]) -> list[Line]:
         if len(line) > MAX_LINE:
             raise Rejected(Reason(ReasonKind.LONG_LINE, f"line is {len(line)} characters long (limit {MAX_LINE})",
                                   number))
+    lines = repair.fences(lines, notes)
     if not any(line for _, line in lines):
         raise Rejected(Reason(ReasonKind.EMPTY, "empty file (no text)"))
     return lines
@@ -171,13 +187,17 @@ def _lines(text: str, notes: list[Note]) -> list[Line]:
 
 def _url_of(word: str) -> str | None:
     """The URL that `word` is (bare, bracketed, or followed by punctuation), or None."""
+    if "/" not in word and "www." not in word:  # every URL has one: most words are settled here
+        return None
     match = _URL_WORD.fullmatch(word)
     if match is None:
         return None
     url = match[1].rstrip(_URL_END)
     while url[-1:] in (")", "]") and url.count("(" if url[-1] == ")" else "[") < url.count(url[-1]):
         url = url[:-1].rstrip(_URL_END)  # a closing bracket the URL did not open is the text's
-    return url if len(url) > len("https://") else None
+    if not url.startswith(("https://", "http://")):
+        url = "https://" + url  # written without its scheme ("reuters.com/world/..."): a site's address is https
+    return url if len(url) > len("https://") + 3 else None
 
 
 def _ends_paragraph(line: str) -> bool:
@@ -302,25 +322,31 @@ _WEEKDAY = rf"(?:(?P<weekday>{_alternatives(_WEEKDAYS)})\.?,?\s+)?"
 _DATE_FORMS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # Year first, always year-month-day whatever the separator: 2024-11-06, 2024.08.07, 2024/03/02.
     ("ymd", re.compile(r"(?<![\d.])(?P<y>\d{4})(?P<sep>[-./])(?P<m>\d{1,2})(?P=sep)(?P<d>\d{1,2})(?!\d)")),
+    # A page's stamp may run the year into the time ("02.03.202410:15", "March 2, 20249:41 AM"): a year
+    # followed by digits is one only where a time follows.
     # Year last, in numbers: 13.09.2023, 13.9.2023, 24.10.22 (dots: day first, as in Ukraine and most of
     # Europe); 20/10/2022, 10-20-2022 (slashes, dashes: only where one part > 12 settles the order).
-    ("dmy", re.compile(r"(?<![\d.])(?P<a>\d{1,2})(?P<sep>[-./])(?P<b>\d{1,2})(?P=sep)(?P<y>\d{4}|\d{2})(?!\d)")),
+    ("dmy", re.compile(r"(?<![\d.])(?P<a>\d{1,2})(?P<sep>[-./])(?P<b>\d{1,2})(?P=sep)(?P<y>\d{4}|\d{2})"
+                       r"(?:(?!\d)|(?<=\d{4})(?=\d{1,2}:\d{2}))")),
     # Day, month name, year: 2 March 2024, Sat 8 Oct 2022, 2. März 2024, 1er mars 2024, 11 листопада 2022.
     ("d-month-y", re.compile(rf"(?i){_WEEKDAY}(?<![\d.])(?P<d>\d{{1,2}})(?:st|nd|rd|th|er|\.)?(?:\s+|-)(?:of\s+)?"
-                             rf"(?P<month>{_alternatives(_MONTHS)})\.?,?(?:\s+|-)(?P<y>\d{{4}})(?!\d)")),
+                             rf"(?P<month>{_alternatives(_MONTHS)})\.?,?(?:\s+|-)(?P<y>\d{{4}})(?:(?!\d)|(?=\d{{1,2}}:\d{{2}}))")),
     # Month name, day, year: Sept. 13, 2023, March 2 2024, Saturday, March 2, 2024.
     ("month-d-y", re.compile(rf"(?i){_WEEKDAY}\b(?P<month>{_alternatives(_MONTHS)})\.?(?:\s+|-)(?P<d>\d{{1,2}})"
-                             r"(?:st|nd|rd|th)?,?\s+(?P<y>\d{4})(?!\d)")),
+                             r"(?:st|nd|rd|th)?,?\s+(?P<y>\d{4})(?:(?!\d)|(?=\d{1,2}:\d{2}))")),
 )
 # What may follow a date and belongs to it: "р."/"року" after the year, a time (T10:36:00Z,
 # 17.40 BST, 10:36 a.m. UTC+2), then a note in brackets ("(оновлено 01.05.2025)").
 _DATE_TAIL = re.compile(
     r"(?:\s*(?:р\.|року))?"
     r"(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"
-    r"|,?\s+(?:at\s+|о\s+|à\s+|um\s+)?\d{1,2}[:.h]\d{2}(?:[:.]\d{2})?(?!\d|\.\d)(?:\s*[aApP]\.?[mM]\.?)?"
+    r"|,?\s*(?:at\s+|о\s+|à\s+|um\s+)?\d{1,2}[:.h]\d{2}(?:[:.]\d{2})?(?!\d|\.\d)(?:\s*[aApP]\.?[mM]\.?)?"
     r"(?:\s+(?:[A-Z]{2,5}|UTC|GMT)(?:[+-]\d{1,2}(?::?\d{2})?)?(?![\w]))?)?"
     r"(?:\s*[(\[][^()\[\]]{0,100}[)\]])?"
 )
+
+
+_NO_DIGIT = re.compile(r"\D*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,8 +396,12 @@ def _interpret(form: str, match: re.Match[str]) -> tuple[dt.date | None, str]:
     return found, ""
 
 
+# A header line is asked for its date by several readings (a date alone? a source line?): one search.
+@functools.lru_cache(maxsize=256)
 def _find_date(text: str) -> _DateMatch | None:
     """The first date written in `text` (certain, or not and why), or None if nothing there looks like one."""
+    if _NO_DIGIT.fullmatch(text):  # every form has a number: a line of names is settled at once
+        return None
     best: tuple[str, re.Match[str]] | None = None
     for form, pattern in _DATE_FORMS:
         match = pattern.search(text)
@@ -395,33 +425,74 @@ _SOURCE_SEPARATORS = (
     re.compile(r"^(.*?)\s*,\s*(.*)$"),  # The Guardian, 1 May 2023
 )
 _SEPARATOR_CHARS = " \t.,;:|/-–—·•"
-_AUTHOR_SPLIT = re.compile(r"\s*(?:[,;&]\s*(?:(?:and|та|і)\s+)?|\s+(?:and|та|і)\s+)\s*", re.IGNORECASE)
-_BY = re.compile(r"(?i)^(?:by|authors?|автори?)\s*:?\s+")
+_AUTHOR_SPLIT = re.compile(r"\s*(?:[,;&|/•·]\s*(?:(?:and|та|і)\s+)?|\s+(?:and|та|і|for)\s+)\s*", re.IGNORECASE)
+# A byline's opening: "By", "Analysis by", "Opinion by", "Authors:", "Автор:". A role is not a name.
+_BY = re.compile(r"(?i)^(?:(?:analysis|opinion|commentary|comment|review|interview|essay|column|feature|story"
+                 r"|reporting|report|words|text|written|edited|produced|compiled|photographs?|photos?|video)\s+)?"
+                 r"by\s*:?\s+|^(?:authors?|автор(?:и|ка|ки)?|written by|byline)\s*:?\s+")
+# A header line that says what it is: "Видання: Reuters", "Дата: 02.03.2024", "Source: BBC", "By: Jane Doe".
+_LABEL = re.compile(
+    r"(?i)^(?P<label>видання|джерело|першоджерело|медіа|змі|газета|журнал|source|publication|outlet|publisher"
+    r"|newspaper|media|дата(?:\s+(?:публікації|виходу|статті))?|date(?:\s+published)?|published(?:\s+on)?"
+    r"|опубліковано|автор(?:и|ка|ки)?|authors?|by|written by|byline|посилання|лінк|link|url|оригінал|original)"
+    r"\s*[:：]\s*(?P<value>.*)$")
+_LABEL_FIELDS = {"source": "видання джерело першоджерело медіа змі газета журнал source publication outlet publisher "
+                           "newspaper media",
+                 "date": "дата date published опубліковано",
+                 "authors": "автор автори авторка автори authors author by written byline",
+                 "link": "посилання лінк link url оригінал original"}
+_LABEL_FIELD = {word: name for name, words in _LABEL_FIELDS.items() for word in words.split()}
+# An editor's or a site's note of a later change: its date is not the article's.
+_UPDATE = re.compile(r"(?i)^\W*(?:last\s+)?(?:оновлено|оновлення|upd\b|updated|modified|редаговано|змінено"
+                     r"|виправлено|corrected|edited)")
+_UPDATE_TAIL = re.compile(r"(?i)(?<![a-zа-яіїєґ(\[])(?:last\s+)?(?:updated|modified|upd\b|оновлено|оновлення)(?!\w).*$")
+_PUBLISHED = re.compile(r"(?i)(?<![a-zа-яіїєґ])(?:first\s+)?(?:published|posted|опубліковано|оприлюднено)(?:\s+on)?"
+                        r"(?![a-zа-яіїєґ])\s*:?")
+# "2 hours ago", "5 min read": a page's stamp that dates nothing.
+_RELATIVE = re.compile(r"(?i)\b\d+\s*(?:min(?:ute)?s?|hours?|hrs?|h|days?|weeks?|годин\w*|хвилин\w*|дн\w*)\s+"
+                       r"(?:ago|read|тому)\b|\bmin read\b")
 # "Jacopo Barigazzi in Brussels", "Олена Гармаш у Києві": where the author wrote from, not a name.
 _LOCATION = re.compile(r"\s+(?:in|from|у|в)\s+[A-ZА-ЯІЇЄҐ].*$")
 _NAME_SUFFIX = re.compile(r"(?:Jr|Sr)\.?|II|III|IV")
 _STAFF = re.compile(r"(?i)(?:\S+\s+){0,3}(?:staff|agencies|news desk|newsroom)")
 _PUBLICATIONS = frozenset(ALIASES.values())
+# Words that name a publication or a role, never a person: "Kyiv Post", "Senior Correspondent".
+_OUTLET_WORDS = re.compile(
+    r"(?i)\b(?:news|times|post|journal|magazine|press|review|daily|herald|tribune|independent|insider|monitor"
+    r"|weekly|economist|agency|radio|tv|media|online|gazette|telegraph|observer|guardian|standard|express|mail"
+    r"|mirror|chronicle|bloomberg|reuters|politico|axios|atlantic|zeitung|spiegel|monde|figaro|pravda|правда"
+    r"|новини|тиждень|медіа|радіо|газета|correspondent|reporter|editor|writer|contributor|columnist|analyst"
+    r"|staff|desk|bureau|chief|senior|fellow|professor|director|producer|кореспондент\w*|редактор\w*|оглядач\w*)\b"
+    r"|\.[a-z]{2,4}$|^the\s")
+_NAME_WORD = re.compile(r"^(?:[A-ZА-ЯІЇЄҐ][\w'’ʼ.-]*|(?:[A-Z]\.)+|van|von|der|den|de|da|di|du|la|le|al|bin|ibn|el"
+                        r"|al-\w+|d['’]\w+)$")
 
 
-def _parse_source(line: str, number: int, notes: list[Note]) -> tuple[str | None, dt.date | None]:
+def _parse_source(line: str, number: int, notes: list[Note], later: list[Note]) -> tuple[str | None, dt.date | None]:
     """Publication and date from a line such as `Time.- 13.09.2023`, `13.07.2024 - Reuters` or
-    `Reuters | 2 March 2024`: the date is found wherever it is, and the rest names the publication."""
+    `Reuters | 2 March 2024`: the date is found wherever it is, and the rest names the publication.
+    A missing date is noted in `later`: another header line may still give it."""
+    if (tail := _UPDATE_TAIL.search(line)) and tail.start() > 0:
+        notes.append(Note(f"update stamp left out of the source line: {tail[0][:60]!r}", number, info=True,
+                          kind=NoteKind.HEADER))
+        line = line[:tail.start()]
+    if _PUBLISHED.search(line):
+        line = _PUBLISHED.sub(" ", line).lstrip(_SEPARATOR_CHARS).rstrip()
     found = _find_date(line)
     if found is None:
         for separator in _SOURCE_SEPARATORS:
             if (match := separator.match(line)) and match[1].strip():
-                notes.append(Note(f"unparseable date {match[2].strip()[:60]!r}", number))
+                later.append(Note(f"unparseable date {match[2].strip()[:60]!r}", number, kind=NoteKind.DATE))
                 return match[1].strip(), None
-        notes.append(Note("no date in the source line", number))
-        return line.rstrip("."), None
+        later.append(Note("no date in the source line", number, kind=NoteKind.DATE))
+        return line.rstrip(".") or None, None
     if found.date is None:
         kind = "ambiguous" if found.problem.startswith("ambiguous") else "unparseable"
         problem = found.problem.removeprefix("ambiguous: ")
-        notes.append(Note(f"{kind} date {found.written[:60]!r} left out: {problem}", number))
+        notes.append(Note(f"{kind} date {found.written[:60]!r} left out: {problem}", number, kind=NoteKind.DATE))
     before = line[:found.start].strip(_SEPARATOR_CHARS)
     after = line[found.end:].strip(_SEPARATOR_CHARS)
-    if before and after:
+    if before and after and not _RELATIVE.fullmatch(after):
         notes.append(Note(f"ignored text after the date: {after[:60]!r}", number))
     if not (before or after):
         notes.append(Note("no publication name in the source line", number))
@@ -434,40 +505,154 @@ def _is_publication(name: str, source: str | None) -> bool:
     return known in _PUBLICATIONS or bool(source and known == canonical(source)) or bool(_STAFF.fullmatch(name))
 
 
+def _outlet(name: str) -> bool:
+    """Whether `name` reads as a publication, a site or a role rather than a person."""
+    return name in _PUBLICATIONS or canonical(name) in _PUBLICATIONS or bool(_OUTLET_WORDS.search(name))
+
+
+def _names_like(line: str) -> bool:
+    """Whether `line` reads as a list of people's names ("Jane Doe and John Roe", "Олена Гармаш")."""
+    parts = [p for p in _AUTHOR_SPLIT.split(_LOCATION.sub("", _BY.sub("", line))) if p]
+    if not parts or len(line) > 200:
+        return False
+    named = 0
+    for part in parts:
+        words = _LOCATION.sub("", part).split()
+        if _NAME_SUFFIX.fullmatch(part) or _is_publication(part, None) or _outlet(part):
+            continue
+        if not 1 <= len(words) <= 5 or not all(_NAME_WORD.match(w) for w in words) or any(c.isdigit() for c in part):
+            return False
+        named += len(words) >= 2
+    return named > 0
+
+
 def _parse_authors(line: str, source: str | None) -> tuple[str, ...]:
-    """The authors' names: split on , ; & and і та; locations and publications left out."""
+    """The authors' names: split on , ; & | and і та; roles, locations and publications left out."""
     authors: list[str] = []
     located = False
-    for part in _AUTHOR_SPLIT.split(_BY.sub("", line)):
+    line = repair.emphasis(line)
+    for index, part in enumerate(_AUTHOR_SPLIT.split(_BY.sub("", line.strip()))):
+        part = part.strip(" .*_") if not part.endswith((" Jr.", " Sr.")) else part.strip(" *_")
         if not part or (located and " " not in part):  # "Jim Heintz in Tallinn, Estonia": the country
             continue
         if authors and _NAME_SUFFIX.fullmatch(part):  # "Martin Luther King, Jr."
-            authors[-1] += f" {part}"
+            authors[-1] += f" {part.rstrip('.')}."
             continue
         name = _LOCATION.sub("", part)
         located = name != part
-        if not _is_publication(name, source):
-            authors.append(name)
+        # "Jane Doe, CNN", "Jane Doe, Senior Correspondent": the outlet or the role after a name; a
+        # single word after a comma is one too ("Jane Doe, Bloomberg"), as people have two names.
+        if _is_publication(name, source) or (index and (_outlet(name) or " " not in name)):
+            continue
+        authors.append(name)
     return tuple(authors)
 
 
+@dataclass(frozen=True, slots=True)
+class _Header:
+    source: str | None
+    date: dt.date | None
+    authors: tuple[str, ...]
+    link: tuple[str, int] | None = None  # a source URL written in the header, and its line
+
+
+def _date_line(line: str, number: int, notes: list[Note]) -> tuple[bool, dt.date | None]:
+    """Whether `line` is a date alone (a weekday, a time, "Published" around it), and that date."""
+    line = _PUBLISHED.sub(" ", _UPDATE_TAIL.sub("", line)).lstrip(_SEPARATOR_CHARS).rstrip()
+    found = _find_date(line)
+    if found is None or (line[:found.start] + line[found.end:]).strip(_SEPARATOR_CHARS + "·"):
+        return False, None
+    if found.date is None:
+        kind = "ambiguous" if found.problem.startswith("ambiguous") else "unparseable"
+        notes.append(Note(f"{kind} date {found.written[:60]!r} left out: {found.problem.removeprefix('ambiguous: ')}",
+                          number, kind=NoteKind.DATE))
+    return True, found.date
+
+
 def _header(lines: Sequence[Line], first_line: int, notes: list[Note]) -> _Header:
-    """Source line, then the authors line, from the (non-blank) lines before the first heading."""
-    if not lines:
-        notes.append(Note("no source line", first_line))
-        return _Header(None, None, ())
-    if _BY.match(lines[0][1]):
-        if len(lines) == 1 or _find_date(lines[1][1]) is None:
-            notes.append(Note("no source line", first_line))
-            ignored = lines[1:]
-            authors = _parse_authors(lines[0][1], None)
-            notes.extend(Note(f"ignored line before the title: {line[:60]!r}", n) for n, line in ignored)
-            return _Header(None, None, authors)
-        lines = [lines[1], lines[0], *lines[2:]]  # "By ..." above the source line
-    source, date = _parse_source(lines[0][1], lines[0][0], notes)
-    authors = _parse_authors(lines[1][1], source) if len(lines) > 1 else ()
-    notes.extend(Note(f"ignored line before the title: {line[:60]!r}", n) for n, line in lines[2:])
-    return _Header(source, date, authors)
+    """Source, date, authors and perhaps the link from the (non-blank) lines before the first heading.
+
+    Each line is read for what it is: a labelled field, an editor's update note, a byline, a date alone,
+    a source line with a date, a publication, a list of names. Position decides only what nothing else
+    does: an unlabelled line first is the source, the one after it the authors."""
+    source: str | None = None
+    date: dt.date | None = None
+    dated = False  # a date was read (or found uncertain) from some line
+    authors: tuple[str, ...] = ()
+    link: tuple[str, int] | None = None
+    source_line = date_line = None
+    later: list[Note] = []  # notes about a missing date, kept only if no line gives one
+
+    def ignore(number: int, line: str) -> None:
+        notes.append(Note(f"ignored line before the title: {line[:60]!r}", number, kind=NoteKind.HEADER))
+
+    for number, raw in lines:
+        line = repair.emphasis(raw).strip(" *_>")
+        if not line:
+            continue
+        if (url := _url_of(line.rsplit(None, 1)[-1])) is not None and len(line.split()) <= 3:
+            link = link or (url, number)
+            continue
+        if label := _LABEL.match(line):
+            field = _LABEL_FIELD.get(label["label"].lower().split()[0], "source")
+            value = label["value"].strip()
+            if field == "source" and source is None:
+                source, found = _parse_source(value, number, notes, later)
+                source_line = number
+                if found and not dated:
+                    date, dated = found, True
+            elif field == "date" and not dated:
+                dated, date = _date_line(value, number, notes)
+                if not dated:
+                    notes.append(Note(f"unparseable date {value[:60]!r}", number, kind=NoteKind.DATE))
+                    dated = True
+            elif field == "authors" and not authors:
+                authors = _parse_authors(value, source)
+            elif field == "link" and (url := _url_of(value.rsplit(None, 1)[-1] if value else "")):
+                link = link or (url, number)
+            else:
+                ignore(number, line)
+            continue
+        if _UPDATE.match(line):
+            notes.append(Note(f"update note left out (its date is not the article's): {line[:60]!r}", number,
+                              info=True, kind=NoteKind.HEADER))
+            continue
+        if _BY.match(line):
+            if authors:
+                ignore(number, line)
+            else:
+                authors = _parse_authors(line, source)
+            continue
+        is_date, found = _date_line(line, number, notes)
+        if is_date:
+            if dated:
+                ignore(number, line)
+            else:
+                date, dated, date_line = found, True, number
+            continue
+        has_date = _find_date(line) is not None
+        if _RELATIVE.search(line) and not has_date and len(line) < 60:
+            notes.append(Note(f"page time stamp left out: {line[:60]!r}", number, info=True, kind=NoteKind.HEADER))
+            continue
+        if source is None and (has_date or _outlet(line) or not (authors or _names_like(line))):
+            before = len(notes)
+            source, found = _parse_source(line, number, notes, later)
+            source_line = number
+            if found and not dated:
+                date, dated = found, True
+            elif found or any(n.kind is NoteKind.DATE for n in notes[before:]):
+                dated = True
+        elif not authors and not has_date:
+            authors = _parse_authors(line, source)
+        else:
+            ignore(number, line)
+    if source is None and date_line is not None:
+        notes.append(Note("no publication name in the source line", date_line, kind=NoteKind.HEADER))
+    elif source is None:
+        notes.append(Note("no source line", lines[0][0] if lines else first_line, kind=NoteKind.HEADER))
+    elif not dated:
+        notes.extend(note for note in later if note.line == source_line)
+    return _Header(source, date, authors, link)
 
 
 # --- titles and the text -----------------------------------------------------------------------
@@ -477,11 +662,15 @@ def _split_trailing_urls(text: str) -> tuple[str, list[str]]:
     URL ("... as reported (https://x.org/a).") goes back on the sentence that lacks one."""
     urls: list[str] = []
     stop = ""
+    if text.endswith((")", "]", ").")) and (mark := _LANGUAGE_MARK.search(text)):
+        text = text[:mark.start()]  # "https://… (англ.)": the article's language, not the text's
     while (parts := text.rsplit(None, 1)) and (url := _url_of(parts[-1])) is not None:
         stop = stop or parts[-1][len(parts[-1].rstrip(".!?…")):]
         urls.insert(0, url)
         text = parts[0] if len(parts) == 2 else ""
     text = text.strip()
+    if urls and (pointer := _POINTER.search(text, max(0, len(text) - 60))):
+        text = text[:pointer.start()].strip()  # "👉 https://…", "Джерело: https://…"
     if urls and stop and text and not text.endswith(_FINAL_PUNCT):
         text += stop
     return text, urls
@@ -495,11 +684,44 @@ def _cut_title(text: str) -> str:
     return cut.rstrip(" ,;:-–—") + "…"
 
 
-def _title(block: _Block, found: dict[str, str], notes: list[Note], *, later: bool) -> str | None:
+def _placeholder(text: str) -> bool:
+    """Whether a title is a template's placeholder, not a headline."""
+    if text[:1] in "[<{" and text[-1:] in "]>}":
+        return True
+    low = text.lower()
+    if ("дд" in low or "dd" in low or "lorem" in low or not any(c.isalpha() for c in low)) \
+            and _PLACEHOLDER_MASK.search(text):
+        return True
+    words = [word.strip(_PLACEHOLDER_PUNCT) for word in low.split()]
+    # Two words at least: a test's "## Title" is a title; "English title", "Заголовок українською" are not.
+    return len(words) >= 2 and all(not word or word in _PLACEHOLDER_WORDS for word in words)
+
+
+def _clean_title(text: str, source: str | None, line: int, notes: list[Note]) -> str:
+    """A heading's text without Markdown emphasis, a language label and a browser tab's site name."""
+    text = repair.emphasis(text).strip(" *_")
+    if label := _TITLE_LABEL.match(text):
+        text = text[label.end():].strip(" *_")
+    if (tab := _TAB_SUFFIX.search(text)) and tab.start() > 10:
+        site = tab["site"].strip()
+        words = site.split()
+        if (_outlet(site) or (source and canonical(site) == canonical(source))
+                or (tab["sep"] == "|" and len(words) <= 4 and all(w[:1].isupper() for w in words))):
+            notes.append(Note(f"site name {site!r} removed from the title", line, info=True, kind=NoteKind.MARKUP))
+            text = text[:tab.start()].rstrip()
+    return text
+
+
+def _title(block: _Block, found: dict[str, str], notes: list[Note], *, later: bool,
+           source: str | None = None) -> str | None:
     """Take `block` (a heading) as the title of its language if that has none yet, else note why not.
     Returns the label of a title dropped for its language ("Russian"), for a rejection to name."""
-    text = _HEADING.sub("", block.text).rstrip("#").strip()
-    lang = detect(text) if text else None
+    text = _clean_title(_HEADING.sub("", block.text).rstrip("#").strip(), source, block.line, notes)
+    if text and _placeholder(text):
+        notes.append(Note(f"placeholder title dropped (the template's, not filled in): {text[:60]!r}", block.line,
+                          kind=NoteKind.TITLE))
+        return "placeholder"
+    lang = detect(text, script=title_script(text)) if text else None
     if lang not in ("en", "uk"):
         label = {"ru": "Russian", "other": "non-English Latin-script", None: "empty"}[lang]
         notes.append(Note(f"{label} title dropped: {text[:60]!r}", block.line))
@@ -518,10 +740,9 @@ def _title(block: _Block, found: dict[str, str], notes: list[Note], *, later: bo
     return None
 
 
-def _looks_like_source(block: _Block) -> bool:
-    """Whether `block` starts with a line that reads as a source line (`Reuters.- 02.03.2024`)."""
-    line = block.first
-    if len(line) > 100 or block.heading or furniture(line) or (found := _find_date(line)) is None:
+def _looks_like_source(line: str) -> bool:
+    """Whether `line` reads as a source line (`Reuters.- 02.03.2024`), not a time stamp or a sentence."""
+    if len(line) > 100 or _HEADING.match(line) or furniture(line) or (found := _find_date(line)) is None:
         return False  # "Updated 2 March 2024" is a time stamp, not a source line
     before = line[:found.start].strip(_SEPARATOR_CHARS)
     after = line[found.end:].strip(_SEPARATOR_CHARS)
@@ -532,97 +753,221 @@ def _looks_like_source(block: _Block) -> bool:
     return not words or (len(words) <= 6 and not words[-1][:1].islower())
 
 
-def _one_document(blocks: Sequence[_Block]) -> None:
+def _one_document(lines: Sequence[Line]) -> None:
     """Reject a file holding a second digest: after the text, a source line, perhaps an authors line,
-    then a heading."""
-    for index, block in enumerate(blocks):
-        if not block.heading:
+    then a heading; with or without blank lines between them and the text before."""
+    text = False  # a line of text (not a heading) has been read
+    for index, (_, line) in enumerate(lines):
+        if not line:
             continue
-        candidates = blocks[max(0, index - 2):index]
-        if len(candidates) == 2 and (len(candidates[1].text) > 100 or candidates[1].text.endswith(".")):
-            candidates = candidates[1:]  # not an authors line between the source line and the title
-        for candidate in candidates:
-            if _looks_like_source(candidate):
+        if not _HEADING.match(line):
+            text = True
+            continue
+        before = [item for item in lines[max(0, index - 4):index] if item[1]][-2:]
+        if len(before) == 2 and (len(before[1][1]) > 100 or before[1][1].endswith(".")):
+            before = before[1:]  # not an authors line between the source line and the title
+        for position, (number, candidate) in enumerate(before):
+            earlier = [item for item in lines[:index - len(before) + position] if item[1]]
+            if text and earlier and not _HEADING.match(earlier[-1][1]) and _looks_like_source(candidate):
                 raise Rejected(Reason(ReasonKind.TWO_DOCUMENTS, "a second document starts here (a source line and "
-                                      "a title after the text); put each digest in a file of its own",
-                                      candidate.line))
+                                      "a title after the text); put each digest in a file of its own", number))
+
+
+# A sentence's end inside a paragraph, to cut an unfinished one off.
+_LAST_STOP = re.compile(r"[.!?…][\"”’»)]*(?=\s)")
+_POINTER = re.compile(r"(?i)(?:\s*(?:👉|👇|🔗|➡️?|→|⟶|>>|»)\s*|\s*(?<!\w)(?:джерело|посилання|оригінал|першоджерело"
+                      r"|читати(?: більше| повністю)?|детальніше|source|link)\s*:?\s*)+$")
+_LANGUAGE_MARK = re.compile(r"(?i)\s*[(\[](?:англ\.?|англійською(?: мовою)?|eng?\.?|in english|мовою оригіналу"
+                            r"|оригінал)[)\]]\.?$")
+# An embedded post's attribution: "— Володимир Зеленський (@ZelenskyyUa) 2 березня 2024".
+_ATTRIBUTION = re.compile(r"^[—–-]\s*[^\W\d_][^.!?]{1,60}?(?:\(@\w+\))?[^.!?]{0,40}$")
+
+
+def _unfinished(block: _Block) -> bool:
+    """Whether the file's last paragraph stops mid-sentence: a file cut off (no full stop, no URL, and
+    prose of some length, not a credit or a heading)."""
+    text = block.text
+    if block.heading or len(text.split()) < 6 or text.endswith((*_FINAL_PUNCT, ")", "]", ":", "’", "'")):
+        return False
+    if _url_of(text.rsplit(None, 1)[-1]) is not None or is_credit(text) or furniture(text):
+        return False
+    return text[-1:].isalpha() or text[-1:] in ",;-–—"
+
+
+def _cut_unfinished(block: _Block, notes: list[Note]) -> _Block | None:
+    """`block` without its unfinished last sentence (None if it has no whole one), with a warning."""
+    stops = list(_LAST_STOP.finditer(block.text))
+    kept = block.text[:stops[-1].end()] if stops else ""
+    notes.append(Note(f"the file ends mid-sentence (cut off?): {block.text[len(kept):].strip()[-60:]!r} left out",
+                      block.end, kind=NoteKind.TRUNCATED))
+    return _Block(kept, False, block.line, block.end, block.first) if kept else None
+
+
+def _byline(text: str) -> bool:
+    """Whether a paragraph is a byline: "By Jane Doe", "Analysis by Jane Doe, CNN", "Jane Doe and Bo Kim"."""
+    return len(text) < 200 and not text.endswith((".", "!", "?")) and bool(_BY.match(text) or _names_like(text))
 
 
 def _parse(data: bytes, relpath: str, max_bytes: int) -> Document:
     notes: list[Note] = []
     text = _decode(data, max_bytes, notes)
-    lines = _lines(text, notes)
+    lines = _lines(text, notes, repair.suspect(data))
     first_heading = next((i for i, (_, line) in enumerate(lines) if _HEADING.match(line)), None)
     if first_heading is None:
         raise Rejected(Reason(ReasonKind.NO_TITLE,
                               "no title: expected a '## ' heading line with the English or Ukrainian title"))
     first_line = next(number for number, line in lines if line)
-    header = _header([line for line in lines[:first_heading] if line[1]], first_line, notes)
+    header_lines = [line for line in lines[:first_heading] if line[1]]
+    header = _header(header_lines, first_line, notes)
+    source, date, authors = header.source, header.date, header.authors
+    _one_document(lines[first_heading:])
     blocks = _blocks(lines[first_heading:])
-    count = next((i for i, b in enumerate(blocks) if not b.heading), len(blocks))
-    _one_document(blocks[count:])
+    if not header_lines and len(blocks) == 1:
+        raise Rejected(Reason(ReasonKind.NO_TEXT, "only a title line: no source line, no summary and no article",
+                              blocks[0].line))
+
+    # The titles, and what editors put between them: a byline is the authors, a date line the date.
+    count = 0
+    while count < len(blocks):
+        block = blocks[count]
+        if not block.heading:
+            if not any(b.heading for b in blocks[count + 1:count + 3]) or not _byline(block.text):
+                break
+            if not authors:
+                authors = _parse_authors(block.text, source)
+                notes.append(Note(f"byline between the titles read as the authors: {block.text[:60]!r}", block.line,
+                                  info=True, kind=NoteKind.AUTHORS))
+            else:
+                notes.append(Note(f"ignored line between the titles: {block.text[:60]!r}", block.line,
+                                  kind=NoteKind.HEADER))
+        count += 1
+    title_blocks = [block for block in blocks[:count] if block.heading]
+    last = blocks[-1]
+    if len(blocks) > count and _unfinished(last):
+        cut = _cut_unfinished(last, notes)
+        blocks = blocks[:-1] + ([cut] if cut else [])
 
     found: dict[str, str] = {}
-    dropped = [label for block in blocks[:count] if (label := _title(block, found, notes, later=False))]
+    dropped = [label for block in title_blocks if (label := _title(block, found, notes, later=False, source=source))]
     uk: list[_Block] = []
-    latin: list[str] = []
+    latin: list[_Block] = []
     urls: list[tuple[int, str, int]] = []  # (order, URL, line): the summary's own URL has order -1
+    if header.link:
+        urls.append((len(blocks), *header.link))  # a URL in the header is the link if the text has none
     for index, block in enumerate(blocks[count:]):
         if block.heading:  # never text: a missing title, or left out
-            if label := _title(block, found, notes, later=True):
+            if label := _title(block, found, notes, later=True, source=source):
                 dropped.append(label)
             continue
+        if "*" in block.text or "__" in block.text:
+            block = _Block(repair.emphasis(block.text), False, block.line, block.end, block.first)
         rest, trailing = _split_trailing_urls(block.text)
         if not rest:
             urls += [(index, url, block.line) for url in trailing]
             continue
         kind = script_of(block.text)
         if kind == "cyrillic":
-            if detect(block.text, script=kind) == "uk":
+            if name := furniture(block.text):
+                notes.append(Note(f"{name} left out of the summary: {block.text[:60]!r}", block.line, info=True,
+                                  kind=NoteKind.FURNITURE))
+            elif _ATTRIBUTION.match(block.text) and latin:
+                notes.append(Note(f"social-media post's attribution left out: {block.text[:60]!r}", block.line,
+                                  info=True, kind=NoteKind.FURNITURE))
+            elif detect(block.text, script=kind) == "uk":
                 uk.append(block)
             else:  # its source URL is still the article's
                 urls += [(index, url, block.line) for url in trailing]
-                notes.append(Note(f"Russian paragraph dropped: {block.text[:60]!r}", block.line))
+                notes.append(Note(f"Russian paragraph dropped: {block.text[:60]!r}", block.line,
+                                  kind=NoteKind.LANGUAGE))
         elif kind == "latin":
             if name := furniture(block.text):
                 notes.append(Note(f"{name} left out of the article: {block.text[:60]!r}", block.line, info=True))
             elif not is_credit(block.text) and detect(block.text, prose=True, script=kind) == "other":
                 urls += [(index, url, block.line) for url in trailing]
-                notes.append(Note(f"paragraph not in English dropped: {block.text[:60]!r}", block.line))
+                notes.append(Note(f"paragraph not in English dropped: {block.text[:60]!r}", block.line,
+                                  kind=NoteKind.LANGUAGE))
             else:
-                latin.append(block.text)
+                latin.append(block)
+    latin, authors = _article(latin, authors, source, notes)
     title = Bilingual(en=found.get("en"), uk=found.get("uk"))
     if not (title.en or title.uk):
+        if dropped and all(label == "placeholder" for label in dropped):
+            raise Rejected(Reason(ReasonKind.TEMPLATE, "the digest template, not filled in: its titles are "
+                                  "placeholders", title_blocks[0].line if title_blocks else None))
         extra = f" ({', '.join(dropped)} title dropped)" if dropped else ""
         raise Rejected(Reason(ReasonKind.NO_TITLE, f"no title in English or Ukrainian{extra}",
                               lines[first_heading][0]))
 
     summary_uk = [block.text for block in uk]
     if uk:
-        last, trailing = _split_trailing_urls(summary_uk[-1])
+        last_text, trailing = _split_trailing_urls(summary_uk[-1])
         urls += [(-1, url, uk[-1].end) for url in trailing]  # the summary's own URL comes first
-        summary_uk[-1:] = [last] if last else []
+        summary_uk[-1:] = [last_text] if last_text else []
     urls.sort(key=lambda item: item[0])
     link = urls[0][1] if urls else None
-    notes += [Note(f"extra source URL ignored: {url}", line) for _, url, line in urls[1:]]
+    notes += [Note(f"extra source URL ignored: {url}", line, kind=NoteKind.LINK) for _, url, line in urls[1:]
+              if url != link]
     if uk and link is None:
-        notes.append(Note("no source URL at the end of the Ukrainian summary", uk[-1].end))
+        notes.append(Note("no source URL at the end of the Ukrainian summary", uk[-1].end, kind=NoteKind.LINK))
     if uk and not title.uk:
         notes.append(Note("Ukrainian summary without a Ukrainian title", uk[0].line))
-    summary = Bilingual(en=english_summary(latin) if latin else None, uk="\n\n".join(summary_uk) or None)
+    body = [block.text for block in latin]
+    summary = Bilingual(en=english_summary(body) if body else None, uk="\n\n".join(summary_uk) or None)
+    _languages_lost(title, summary, notes)
     notes.sort(key=lambda note: note.line or 0)
     return Document(
         id=document_id(relpath),
         path=relpath,
-        source=header.source,
-        date=header.date,
-        authors=header.authors,
+        source=source,
+        date=date,
+        authors=authors,
         link=link,
         title=title,
         summary=summary,
-        body=tuple(latin),
+        body=tuple(body),
         warnings=tuple(notes),
     )
+
+
+def _article(blocks: list[_Block], authors: tuple[str, ...], source: str | None,
+             notes: list[Note]) -> tuple[list[_Block], tuple[str, ...]]:
+    """The English article without what a page puts around it: above its first real paragraph (promos,
+    players, toolbars, captions, bylines, headline lists), and captions and headline lists inside it.
+    A byline above the article gives the authors when the header had none."""
+    kept: list[_Block] = []
+    started = False
+    listing = False  # inside a "Most read" / "Keep reading" list: its short headlines are links
+    for block in blocks:
+        text = block.text
+        name: str | None = None
+        if not started:
+            name = "byline" if _byline(text) and not is_credit(text) else opening_kind(text)
+            if name == "byline" and not authors:
+                authors = _parse_authors(text, source)
+                name = "byline (read as the authors)"
+        elif list_header(text) or (listing and not prose(text) and len(text) < 200):
+            name = "headline list"
+        elif caption(text):
+            name = "photo caption"
+        listing = name == "headline list"
+        if name is None:
+            started = True
+            kept.append(block)
+        else:
+            notes.append(Note(f"{name} left out of the article: {text[:60]!r}", block.line, info=True,
+                              kind=NoteKind.FURNITURE))
+    return kept, authors
+
+
+def _languages_lost(title: Bilingual, summary: Bilingual, notes: list[Note]) -> None:
+    """A warning when dropping text for its language leaves a title without a summary: the digest is then
+    missing from that language's feeds, which editors must be told."""
+    langs: tuple[tuple[Lang, str, str], ...] = (("uk", "Ukrainian", "/uk/"), ("en", "English", "/en/"))
+    for lang, name, feed in langs:
+        dropped = [n for n in notes if n.kind is NoteKind.LANGUAGE and ("Russian" in n.text) == (lang == "uk")]
+        if title.get(lang) and not summary.get(lang) and dropped:
+            notes.append(Note(f"no {name} text left after dropping text in another language: this digest is "
+                              f"missing from the {feed} feeds", dropped[0].line, kind=NoteKind.LANGUAGE))
 
 
 def parse_document(data: bytes, relpath: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:

@@ -91,6 +91,9 @@ FURNITURE: tuple[Furniture, ...] = (
     # An update notice: "This story has been updated with ...", "This article was corrected ...".
     Furniture("update notice", r"(?i:this (?:story|article|report|post) (?:has been|was|has) (?:updated|corrected)\b)",
               line=False),
+    # An editor's credit under the Ukrainian summary: "Підготувала Олена Петренко", "Переклад: Іван Коваль".
+    Furniture("editor's credit", r"(?:Підготува(?:в|ла|ли)|Переклад(?:ач(?:ка)?)?|Переклала|Переклав|Переклали"
+              r"|Редактор(?:ка)?|Редагува(?:в|ла|ли)|(?:Матеріал|Огляд|Текст) підготува\w+)\b[:\s](?=.{0,100}$)"),
 )
 _TAIL = 200  # a rule with `end` is searched for in this many last characters
 
@@ -193,11 +196,18 @@ def sentences(paragraph: str) -> list[str]:
 
 
 def _article_sentences(paragraphs: Sequence[str]) -> Iterator[str]:
+    """The sentences a summary may take, in order; "" where a sentence introduces what follows (it ends
+    with ":", before a list), which ends the summary: what it introduces is not in it."""
     first = True
+    # A crosshead, a list item, a link: not sentences. Only when the article has sentences at all.
+    whole = any(prose(p) for p in paragraphs)
     for paragraph in paragraphs:
         if not paragraph.strip() or is_credit(paragraph) or furniture(paragraph):
             continue
-        yield from sentences(strip_dateline(paragraph) if first else paragraph)
+        if whole and not prose(paragraph) and not paragraph.rstrip().endswith(":"):
+            continue
+        for sentence in sentences(strip_dateline(paragraph) if first else paragraph):
+            yield "" if sentence.endswith(":") else sentence
         first = False
 
 
@@ -207,6 +217,10 @@ def english_summary(paragraphs: Sequence[str], budget: int = 500) -> str | None:
     chosen: list[str] = []
     size = 0
     for sentence in _article_sentences(paragraphs):
+        if not sentence:
+            if chosen:
+                break
+            continue
         if chosen and size + 1 + len(sentence) > high:
             break
         chosen.append(sentence)
@@ -214,3 +228,68 @@ def english_summary(paragraphs: Sequence[str], budget: int = 500) -> str | None:
         if size >= low:
             break
     return " ".join(chosen) or None
+
+
+# --- what opens a pasted article before its first paragraph --------------------------------------------
+
+# A photo caption's credit at its end: "... March 2, 2024. REUTERS/Gleb Garanich", "Photograph: Sergey
+# Bobok/AFP/Getty Images", "(Getty Images)", "Photo: Reuters".
+_PHOTO_CREDIT = re.compile(
+    r"(?:\b(?:Photo(?:graph)?s?|Image|Picture|Credit|Illustration|Фото)\s*(?:by\b|:)\s*[^.!?]{2,80}"
+    r"|\b[A-Z]{2,}(?:\s*/\s*[\w .'’-]{2,40})+"
+    r"|\b(?:Getty Images|Shutterstock|Alamy|AP Photo|EPA-EFE|Anadolu(?: Agency)?|NurPhoto|SOPA Images|Pool"
+    r"|Reuters|AFP|EPA)(?:\s+via\s+[\w ]{2,30})?)\)?\.?$")
+# Second line of defence, phrases of the kinds of furniture the shape of a paragraph does not tell.
+_AUDIO = re.compile(r"(?i)\blisten(?:ing)?\b.{0,30}\b(?:article|story|audio|min)|\b(?:voiced|narrated|read) by\b"
+                    r".{0,30}\b(?:ai|artificial|automated|voice)|\btext[- ]to[- ]speech\b|^\d{1,2}:\d{2}(?:\s*min)?$"
+                    r"|\baudio (?:version|player|article)\b")
+_PROMO = re.compile(r"(?i)\b(?:subscribe|subscription|subscribers? only|sign in|log in|register(?: now| for free)?"
+                    r"|free (?:articles?|trial|access)|read (?:for )?free|unlock|paywall|premium|become a member"
+                    r"|already a (?:subscriber|member)|support (?:our|independent) journalism|donate|your support"
+                    r"|\d+ (?:free )?articles? left)\b")
+_TOOLBAR = re.compile(r"(?i)^(?:(?:share|save|gift|print|email|e-mail|comment|comments|copy link|facebook|twitter|x"
+                      r"|linkedin|whatsapp|telegram|reddit|flipboard|bookmark|follow|listen|the|this|article|full"
+                      r"|\d+)\b[\s·|•,/]*){1,8}$")
+_LIST_HEADER = re.compile(r"(?i)^(?:most read|most popular|most viewed|trending(?: now)?|top stories|popular now"
+                          r"|keep reading|read next|up next|recommended(?: for you| stories)?|more on this story"
+                          r"|more from [\w ]{2,30}|more stories|you may also like|you might also like|what to read next"
+                          r"|latest(?: news| stories)?|related (?:topics|stories|links))\b\W{0,3}")
+
+
+def prose(paragraph: str) -> bool:
+    """Whether a paragraph ends like a sentence of an article (a caption's credit, a headline, a toolbar
+    or a list intro ending in ":" does not)."""
+    return paragraph.rstrip("\"”’»)")[-1:] in (".", "!", "?", "…") and paragraph.count(" ") >= 2
+
+
+def caption(paragraph: str) -> bool:
+    """A photo caption ending with its photographer's or agency's credit."""
+    if len(paragraph) >= 400 or paragraph.rsplit(None, 1)[-1][:1].islower():
+        return False  # a sentence ending on a common word ("... officials said.") ends no credit
+    return bool(_PHOTO_CREDIT.search(paragraph[-120:]))
+
+
+def opening_kind(paragraph: str) -> str | None:
+    """What a paragraph above an article's first real paragraph is, if not article text: judged by its
+    shape (ends like a sentence, length, a credit at its end), then by the phrases of furniture."""
+    if name := furniture(paragraph):
+        return name
+    if caption(paragraph):
+        return "photo caption"
+    short = len(paragraph) < 300
+    if _LIST_HEADER.match(paragraph):
+        return "headline list"
+    if short and _AUDIO.search(paragraph):
+        return "audio player"
+    if short and _PROMO.search(paragraph):
+        return "subscription promo"
+    if len(paragraph) < 120 and _TOOLBAR.match(paragraph):
+        return "share toolbar"
+    if not prose(paragraph) and not (paragraph.endswith(":") and _INNER_STOP.search(paragraph[:-1])):
+        return "page furniture"  # but sentences before a list's intro are the article's
+    return None
+
+
+def list_header(paragraph: str) -> bool:
+    """A "Most read", "Keep reading", "More on this story" line: the short headlines after it are links."""
+    return len(paragraph) < 80 and bool(_LIST_HEADER.match(paragraph))
