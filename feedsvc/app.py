@@ -17,6 +17,7 @@ from aiohttp import web
 
 from . import headers as policy
 from . import websub
+from .connections import PROTECTION
 from .documents.files import shown
 from .documents.model import LANGS, Entry, Lang
 from .documents.publications import AUTHOR, PUBLICATION, Topic
@@ -317,21 +318,28 @@ class Routes:
                          policy.feed(self.settings))
 
     async def healthz(self, request: web.Request) -> web.StreamResponse:
+        """Public, for monitors: the same keys for everyone, but file names, paths and rejection
+        texts only for editors (the rule of the newsroom pages), general words for anyone else."""
         health = self.service.health()
+        editor = self._editor(request)
         body = {
             "status": health.status,
             "documents": health.documents,
             # The first few, so that 20,000 rejected files do not make a 1 MB health check.
             "rejected": [{"path": shown(path), "reason": str(reason), "kind": reason.kind.value, "line": reason.line}
-                         for path, reason in health.rejected[:HEALTH_REJECTED]],
+                         for path, reason in health.rejected[:HEALTH_REJECTED]] if editor else [],
             "rejected_total": len(health.rejected),
             "last_change": health.last_change.isoformat() if health.last_change else None,
             "watcher": "alive" if health.watcher_alive else "dead",
-            "problems": [p.text for p in health.problems],
-            "index": health.index,
+            # Two problems of one concern read the same in general words: said once.
+            "problems": [p.text for p in health.problems] if editor else
+                        list(dict.fromkeys(p.summary for p in health.problems)),
+            "index": health.index if editor else _index_kind(health.index),
+            "detail": editor,
         }
         ok = health.ready and health.serving_ok
-        headers = {"Content-Type": policy.JSON, **policy.NO_STORE}
+        # What it says depends on who asks; no-store already keeps it out of caches.
+        headers = {"Content-Type": policy.JSON, **policy.NO_STORE, "Vary": "Authorization, Cookie"}
         if not ok:
             headers["Retry-After"] = "5"
         return web.Response(status=200 if ok else 503, headers=headers,
@@ -341,6 +349,12 @@ class Routes:
         metrics = request.app[METRICS]
         return web.Response(body=metrics.exposition(),
                             headers={"Content-Type": metrics.content_type, **policy.NO_STORE})
+
+
+def _index_kind(location: str) -> str:
+    """The index's location without its path: "file", ":memory:" (running from memory), or ""
+    before it is open."""
+    return location if location in ("", ":memory:") else "file"
 
 
 def _route(routes: Routes, metrics: Metrics | None, path: str, handler: Handler, *,
@@ -423,6 +437,9 @@ def create_app(settings: Settings, *, service: Service | None = None,
     app = web.Application(client_max_size=1024)
     app[SERVICE] = service
     app[METRICS] = metrics
+    # Where a guarded site reports whether its check of aiohttp passed (connections.GuardedSite).
+    app[PROTECTION] = service.protection
+    metrics.connection_guard.set_function(lambda: float(service.protection.on))
     routes = Routes(settings, service)
 
     def add(path: str, handler: Handler, *, prerendered: str | None = None) -> None:

@@ -18,6 +18,12 @@ class Concern(enum.Enum):
     COVERAGE = "coverage"  # some folders not watched live, or events lost: rescans cover them, late
     INDEX = "index"
     RENDER = "render"
+    HTTP = "http"  # the connection guard is off: slow clients can hold connections for longer
+
+    @property
+    def general(self) -> str:
+        """What anonymous callers of /healthz are told: no file name, path or rejection text."""
+        return _GENERAL[self]
 
     @property
     def serving(self) -> bool:
@@ -25,10 +31,29 @@ class Concern(enum.Enum):
         return self in (Concern.SEEDS, Concern.WATCHER, Concern.SYNC)
 
 
+_GENERAL = {
+    Concern.SEEDS: "the seeds folder cannot be read: serving the last good feeds",
+    Concern.WATCHER: "live watching lost: rescanning",
+    Concern.SYNC: "the feeds may miss changes until a rescan succeeds",
+    Concern.COVERAGE: "some changes are found late, by rescans",
+    Concern.INDEX: "the index is degraded",
+    Concern.RENDER: "some feeds could not be rendered",
+    Concern.HTTP: "slow-client protection off: an aiohttp internal changed",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
+    """`text` is for editors and logs (it may name files and paths); `public`, in general words, is
+    what anyone may read on /healthz (the concern's general words when not given)."""
+
     concern: Concern
     text: str
+    public: str | None = None
+
+    @property
+    def summary(self) -> str:
+        return self.public or self.concern.general
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,6 +73,12 @@ class Metrics:
                                         buckets=_FAST, registry=r)
         self.watch_events = Counter("feedsvc_watch_events", "Filesystem events received", ["type"], registry=r)
         self.watcher_up = Gauge("feedsvc_watcher_alive", "1 while the folder watcher runs", registry=r)
+        self.connection_guard = Gauge(
+            "feedsvc_connection_guard", "1 while slow-client protection (header timeout, connection cap) is on; "
+            "0 when off (an aiohttp internal it needs changed) or not in use", registry=r)
+        self.watch_missed = Counter("feedsvc_watch_missed_events", "Changes a scan found that the watcher never "
+                                    "reported", registry=r)
+        self.watch_mode = Gauge("feedsvc_watch_mode", "1 for how the folder is followed now", ["mode"], registry=r)
         self.requests = RequestStats()
         r.register(self.requests)
 

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Collection, Sequence
 
+from .connections import Protection
 from .documents import words
 from .documents.model import LANGS, Lang
 from .documents.words import Match
@@ -36,6 +37,7 @@ class Service:
         self.hub = Hub(settings, metrics, topics=self.publisher.topics.__contains__)
         self.edges = Edges(settings.edge_refresh, self.publisher.base_url)
         self.parsers = Parsers()
+        self.protection = Protection()  # reported by the site that serves the service, if guarded
         self.index: Index | None = None
         self.sync: Sync | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -130,6 +132,8 @@ class Service:
             problems.append(Problem(Concern.RENDER, self.publisher.problem))
         if index is not None and index.status.problem:
             problems.append(Problem(Concern.INDEX, index.status.problem))
+        if (http := self.protection.problem) is not None:
+            problems.append(http)
         summary = index.summary if index else None
         return Health(
             ready=self.ready,

@@ -1,4 +1,5 @@
-"""Connections and descriptors against a real `feedsvc serve`: slow clients cannot lock others out.
+"""Connections and descriptors against a real `feedsvc serve`: slow clients cannot lock others out;
+and an aiohttp whose internals moved turns the guard off, visibly, instead of breaking the service.
 
 The server runs under `prlimit --nofile=128:256`: `serve` raises the soft limit to the hard one
 (256), keeps 64 descriptors for itself (at most 192 connections), and gives each client 10 s to
@@ -8,20 +9,29 @@ limit before: every client was turned away, and /healthz blamed the seeds folder
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import json
 import resource
 import select
 import shutil
 import socket
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import health, make_doc, write
+from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+from conftest import Server, health, make_doc, write
+from feeds import metric
 from test_watch_loss import WrappedServer, healthy, served, wait, wrapped_servers
 
+from feedsvc import connections
 from feedsvc.connections import HEADER_TIMEOUT
+from feedsvc.health import Concern
 
 SLOW = 300
 HARD = 256
@@ -181,3 +191,159 @@ def test_a_malformed_request_is_not_echoed_back(seeds: Path, state: Path, server
             answer += chunk
     assert answer.split(b" ", 2)[1] == b"400", answer[:200]
     assert b"evil" not in answer and b"<script>" not in answer, answer
+
+
+# -- the guard's check of aiohttp's internals ------------------------------------------------------
+
+KWARGS = {"access_log": None, "keepalive_timeout": connections.KEEPALIVE_TIMEOUT}
+
+
+async def _check() -> list[str]:
+    """The check as a guarded site runs it, against a bare application (every path a 404)."""
+    runner = web.AppRunner(web.Application(), **KWARGS)  # type: ignore[arg-type]
+    await runner.setup()
+    try:
+        assert runner.server is not None
+        return await connections.check(runner.server, asyncio.get_running_loop(), dict(KWARGS))
+    finally:
+        await runner.cleanup()
+
+
+async def test_the_check_passes_on_the_installed_aiohttp() -> None:
+    started = time.monotonic()
+    assert await _check() == []
+    assert time.monotonic() - started < 1, "the check is cheap enough for every start"
+
+
+def _slots_without(name: str) -> tuple[str, ...]:
+    return tuple(f"{slot}_renamed" if slot == name else slot for slot in RequestHandler.__slots__)
+
+
+def _hide_the_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An aiohttp that counts request heads elsewhere than in data_received."""
+    received = RequestHandler.data_received
+
+    def data_received(self: RequestHandler, data: bytes) -> None:
+        received(self, data)
+        self._request_count = 0
+    monkeypatch.setattr(RequestHandler, "data_received", data_received)
+
+
+def _errors_answered_elsewhere(self: RequestHandler, err_info: Any) -> Callable[[Any], Any]:
+    """An aiohttp that answers a request it cannot parse without calling handle_error."""
+    async def handler(request: Any) -> web.StreamResponse:
+        response = web.Response(status=400, text=f"Bad request: {err_info.message}")
+        response.force_close()
+        return response
+    return handler
+
+
+def _handle_error_renamed(self: RequestHandler, request: Any, status: int = 500, exc: Any = None,
+                          text: str | None = None) -> Any:
+    raise AssertionError("not called")
+
+
+def _init_without_keepalive(self: RequestHandler, manager: Any, *, loop: Any, access_log: Any = None,
+                            idle_timeout: float = 75.0) -> None:
+    raise AssertionError("not called")
+
+
+def _waiter_from_start(init: Callable[..., None]) -> Callable[..., None]:
+    @functools.wraps(init)
+    def patched(self: RequestHandler, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        self._waiter = asyncio.get_event_loop().create_future()
+    return patched
+
+
+CHANGES: dict[str, tuple[Callable[[pytest.MonkeyPatch], None], str]] = {
+    "_waiter renamed": (lambda mp: mp.setattr(RequestHandler, "__slots__", _slots_without("_waiter")),
+                        "RequestHandler._waiter is gone"),
+    "_request_count renamed": (lambda mp: mp.setattr(RequestHandler, "__slots__", _slots_without("_request_count")),
+                               "RequestHandler._request_count is gone"),
+    "_waiter set from the start": (
+        lambda mp: mp.setattr(RequestHandler, "__init__", _waiter_from_start(RequestHandler.__init__)),
+        "RequestHandler._waiter is "),
+    "handle_error's arguments": (lambda mp: mp.setattr(RequestHandler, "handle_error", _handle_error_renamed),
+                                 "handle_error takes (request, status, exc, text)"),
+    "__init__ without keepalive_timeout": (lambda mp: mp.setattr(RequestHandler, "__init__", _init_without_keepalive),
+                                           "takes no keepalive_timeout"),
+    "a name of the guard's taken": (lambda mp: mp.setattr(RequestHandler, "_heads", 0, raising=False),
+                                    "RequestHandler has its own _heads"),
+    "heads counted elsewhere": (_hide_the_count, "self-check: aiohttp's _request_count is 0 after one request head"),
+    "parse errors answered elsewhere": (
+        lambda mp: mp.setattr(RequestHandler, "_make_error_handler", _errors_answered_elsewhere),
+        "self-check: a malformed request was not answered by the guard's handle_error"),
+}
+
+
+@pytest.mark.parametrize("change", list(CHANGES))
+async def test_the_check_names_what_changed(change: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    patch, said = CHANGES[change]
+    patch(monkeypatch)
+    differs = await _check()
+    assert any(said in line for line in differs), differs
+
+
+# Run as `python -c PATCH python -m feedsvc serve ...`: aiohttp changed before the service starts.
+PATCHES = {
+    "renamed": "wp.RequestHandler.__slots__ = tuple('_idle_waiter' if s == '_waiter' else s "
+               "for s in wp.RequestHandler.__slots__)",
+    "counted elsewhere": "received = wp.RequestHandler.data_received\n"
+                         "def data_received(self, data):\n"
+                         "    received(self, data)\n"
+                         "    self._request_count = 0\n"
+                         "wp.RequestHandler.data_received = data_received",
+}
+SAID = {"renamed": "RequestHandler._waiter is gone", "counted elsewhere": "_request_count is 0 after one request head"}
+TOKEN = "editor-token-for-the-test"
+
+
+def _patched_server(server_factory: Any, seeds: Path, state: Path, patch: str) -> Server:
+    code = f"import sys\nimport aiohttp.web_protocol as wp\n{patch}\nfrom feedsvc.cli import main\n" \
+           "sys.exit(main(sys.argv[4:]))"  # argv: -c, python, -m, feedsvc, serve ...
+    server: Server = server_factory(seeds, state, "--editor-token", TOKEN, wrapper=[sys.executable, "-c", code])
+    return server
+
+
+def _bad_method(port: int) -> bytes:
+    """The answer to a request with a bad method, to the end (the server closes after a 400)."""
+    answer = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"G\x01T / HTTP/1.1\r\nHost: x\r\n\r\n")
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize("change", list(PATCHES))
+def test_with_an_aiohttp_that_changed_the_service_serves_unguarded_and_says_so(
+        change: str, seeds: Path, state: Path, server_factory: Any) -> None:
+    write(seeds, "a.txt", make_doc(1))
+    server = _patched_server(server_factory, seeds, state, PATCHES[change])
+    wait(lambda: server.get("/feed.json")[0] == 200, "the feeds")
+    assert served(server) == {"a"}
+
+    status, body = health(server)  # anonymous: the token is set
+    assert status == 200 and body["status"] == "degraded", body
+    assert body["problems"] == [Concern.HTTP.general], body
+    _, _, raw = server.get("/healthz", {"Authorization": f"Bearer {TOKEN}"})
+    editor = json.loads(raw)
+    assert editor["status"] == "degraded" and len(editor["problems"]) == 1, editor
+    assert "slow-client protection off" in editor["problems"][0] and SAID[change] in editor["problems"][0], editor
+    assert metric(server.get("/metrics")[2].decode(), "feedsvc_connection_guard") == 0
+
+    log = server.log.read_text()
+    assert "slow-client protection off" in log and SAID[change] in log, log[-2000:]
+    # aiohttp's own handler answers: its 400 for a bad method, not the guard's.
+    answer = _bad_method(server.port)
+    assert b" 400 " in answer and b"could not be parsed as HTTP/1.1" not in answer, answer
+
+
+def test_with_the_installed_aiohttp_the_guard_is_on(seeds: Path, state: Path, server_factory: Any) -> None:
+    write(seeds, "a.txt", make_doc(1))
+    server = server_factory(seeds, state)
+    wait(lambda: healthy(server), "ok on /healthz")
+    assert metric(server.get("/metrics")[2].decode(), "feedsvc_connection_guard") == 1
+    assert "slow-client protection off" not in server.log.read_text()
+    assert b"could not be parsed as HTTP/1.1" in _bad_method(server.port)
