@@ -1,318 +1,369 @@
-"""watchdog's observers, made to say when live watching is lost instead of going quiet.
+"""watchdog's observers, through its public API only, made to say when live watching is lost.
 
-Left to itself, watchdog (7.x) loses events without a word in three ways, each met in production:
+A patch release of watchdog (7.1.1) rewrote the private inotify bookkeeping an earlier version of
+this module subclassed, and live watching stopped on every fresh install while /healthz said ok.
+So nothing here reaches into watchdog: it builds `watchdog.observers.Observer` (inotify on Linux)
+or `PollingObserverVFS`, hands them a `FileSystemEventHandler`, and finds out from outside what
+watchdog has no API for:
 
-- its threads die on an exception and nobody notices: `os.walk`, recursive in Python 3.11, raises
-  RecursionError on a folder chain ~1,000 deep, which kills the inotify reader thread (no event is
-  delivered any more) or, at start, the emitter;
-- a subfolder it cannot watch (the inotify watch limit, a path too long) is skipped silently;
-- when the kernel's event queue overflows it rebuilds its watches and logs a warning, but hands no
-  event to the handler, so the caller never learns that it missed changes.
+- a thread that dies (an exception in a walk, a reader that fails): `threading.excepthook` sees
+  every uncaught exception, and the observer's threads are known by what started with it;
+- folders left unwatched (the inotify watch limit, a folder it may not read): the kernel lists
+  every watch of an inotify descriptor in /proc/self/fdinfo, and a walk of the tree finds each
+  folder that has none;
+- a kernel queue overflow: `EventsLostEvent` / `on_events_lost()` where watchdog has them (7.1.1+);
+  before that, nothing tells, and the reconciliation scans find what was missed;
+- trees deeper than Python's recursion limit: watchdog walks with `os.walk` (recursive up to
+  Python 3.11) and a recursive snapshot; a tree cannot be deeper than PATH_MAX allows, so the
+  limit is raised to that depth once, and a thread stack made large enough for it.
 
-The subclasses here walk folders iteratively (any depth, no symlink loops), record every folder left
-unwatched and why, record a dying thread's exception, and call back on an overflow. They lean on
-watchdog's internals where it has no hook (InotifyWatchGroup's bookkeeping); the import falls back
-to watchdog's plain observer, untracked, where those are missing (other platforms, other versions).
+And it proves, rather than assumes, that events arrive: `self_test` round-trips one event through
+a fresh observer of the same kind on a private folder.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import errno
 import logging
 import os
 import stat
+import sys
 import threading
+import time
+import weakref
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from watchdog.events import FileSystemEvent
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
-from watchdog.observers.api import DEFAULT_EMITTER_TIMEOUT, DEFAULT_OBSERVER_TIMEOUT, BaseObserver
-from watchdog.observers.polling import PollingEmitter
-from watchdog.utils.dirsnapshot import DirectorySnapshot
+from watchdog.observers.api import BaseObserver
+from watchdog.observers.polling import PollingObserverVFS
 
 from . import limits
 
 log = logging.getLogger("feedsvc.watcher")
+
+# Whether this watchdog tells its handlers about lost events (a kernel queue overflow).
+EventsLost: type[FileSystemEvent] | None
+try:
+    from watchdog.events import EventsLostEvent as EventsLost  # watchdog >= 7.1.1
+except ImportError:  # pragma: no cover - older releases: the scans find what was lost
+    EventsLost = None
+
+# The deepest folder a path can name: PATH_MAX (4096) over two bytes a level ("d/"). watchdog's
+# walks take ~3 frames a level; the stack a thread needs for that, with room to spare.
+_DEEPEST = 2048
+_RECURSION_LIMIT = 4 * _DEEPEST + 1000
+_THREAD_STACK = 32 * 1024 * 1024
 
 # Errors that mean "the folder went away meanwhile", not "it cannot be watched".
 _GONE = (errno.ENOENT, errno.ENOTDIR)
 
 
 class Tracker:
-    """What watchdog's threads report: folders left unwatched, a thread's death, an overflow.
+    """What watchdog's threads report: a thread's death and lost events.
 
     Written from watchdog's threads, read from the event loop; every field is behind the lock.
     """
 
-    def __init__(self, on_overflow: Callable[[], None]) -> None:
+    def __init__(self, on_lost: Callable[[], None]) -> None:
         self._lock = threading.Lock()
-        self._on_overflow = on_overflow
-        self._unwatched: dict[str, OSError] = {}  # path -> why; bounded below
-        self._unwatched_total = 0
+        self._on_lost = on_lost
         self._death: str | None = None
-
-    # -- from watchdog's threads -----------------------------------------------------------
-
-    def unwatched(self, path: bytes | str, exc: OSError) -> None:
-        with self._lock:
-            self._unwatched_total += 1
-            if len(self._unwatched) < 100:  # examples for the message; the total counts the rest
-                self._unwatched[os.fsdecode(path)] = exc
-
-    def reset_unwatched(self) -> None:
-        """Before the watches are built afresh (an overflow rebuilds them all)."""
-        with self._lock:
-            self._unwatched.clear()
-            self._unwatched_total = 0
 
     def died(self, thread: str, exc: BaseException) -> None:
         with self._lock:
             self._death = f"its {thread} thread failed: {type(exc).__name__}: {exc}"
-        log.error("watcher %s thread failed; live watching stopped", thread, exc_info=exc)
+        log.error("watcher thread %s failed; live watching stopped", thread, exc_info=exc)
 
-    def overflowed(self) -> None:
-        self._on_overflow()
-
-    # -- from the loop ---------------------------------------------------------------------
+    def lost(self) -> None:
+        self._on_lost()
 
     @property
     def death(self) -> str | None:
         with self._lock:
             return self._death
 
-    def coverage(self) -> tuple[int, str | None, OSError | None]:
-        """How many folders are not watched, one of them, and why it is not."""
-        with self._lock:
-            if not self._unwatched_total:
-                return 0, None, None
-            path, exc = next(iter(self._unwatched.items()))
-            # Name the watch limit if any folder hit it: it is the one an operator can raise.
-            for p, e in self._unwatched.items():
-                if e.errno == errno.ENOSPC:
-                    path, exc = p, e
-                    break
-            return self._unwatched_total, path, exc
+
+# -- threads that die ------------------------------------------------------------------------
+
+# Every observer's threads, to the tracker that hears of their death; weak, so that a stopped
+# observer's threads go when they end.
+_owners: weakref.WeakKeyDictionary[threading.Thread, Tracker] = weakref.WeakKeyDictionary()
+_hook_lock = threading.Lock()
+_previous_hook: Callable[[threading.ExceptHookArgs], Any] | None = None
 
 
-def _guarded(thread: str, tracker: Tracker, run: Callable[[], None]) -> None:
-    try:
-        run()
-    except Exception as exc:  # the thread ends either way; what matters is that it is known
-        tracker.died(thread, exc)
+def _excepthook(args: threading.ExceptHookArgs) -> None:
+    tracker = _owners.get(args.thread) if args.thread is not None else None
+    if tracker is not None and args.exc_value is not None:
+        tracker.died(args.thread.name if args.thread is not None else "?", args.exc_value)
+    elif _previous_hook is not None:
+        _previous_hook(args)
 
 
-# -- polling ---------------------------------------------------------------------------------
-
-class _Snapshot(DirectorySnapshot):
-    """watchdog's snapshot walked without recursion, each folder once (a symlink loop ends)."""
-
-    def walk(self, root: str) -> Iterator[tuple[str, os.stat_result]]:
-        top = self.stat(root)
-        seen = {(top.st_dev, top.st_ino)}
-        stack = [root]
-        while stack:
-            folder = stack.pop()
-            try:
-                paths = [os.path.join(folder, entry.name) for entry in self.listdir(folder)]
-            except OSError as exc:
-                # As watchdog's walk: a folder gone meanwhile is empty, an unreadable subfolder skipped.
-                if exc.errno in (*_GONE, errno.EINVAL) or (isinstance(exc, PermissionError) and folder != root):
-                    continue
-                raise
-            for path in paths:
-                try:
-                    st = self.stat(path)
-                except OSError:
-                    continue
-                yield path, st
-                if self.recursive and stat.S_ISDIR(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
-                    seen.add((st.st_dev, st.st_ino))
-                    stack.append(path)
+def _install_hook() -> None:
+    global _previous_hook
+    with _hook_lock:
+        if threading.excepthook is not _excepthook:
+            _previous_hook = threading.excepthook
+            threading.excepthook = _excepthook
 
 
-class _PollingEmitter(PollingEmitter):
-    def __init__(self, event_queue: Any, watch: Any, *, timeout: float = DEFAULT_EMITTER_TIMEOUT,
-                 event_filter: list[type[FileSystemEvent]] | None = None, tracker: Tracker) -> None:
-        super().__init__(event_queue, watch, timeout=timeout, event_filter=event_filter)
-        self._tracker = tracker
-        self._take_snapshot = lambda: _Snapshot(self.watch.path, recursive=self.watch.is_recursive)
-
-    def run(self) -> None:
-        _guarded("polling", self._tracker, super().run)
+def _watchdog_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if type(t).__module__.startswith("watchdog.")}
 
 
-class _PollingObserver(BaseObserver):
-    def __init__(self, tracker: Tracker, *, timeout: float) -> None:
-        super().__init__(_PollingEmitter, timeout=timeout, tracker=tracker)
+# -- the observers ---------------------------------------------------------------------------
+
+class Handler(FileSystemEventHandler):
+    """Hands every event to `deliver`, and a loss of events to the tracker."""
+
+    def __init__(self, deliver: Callable[[FileSystemEvent], None], tracker: Tracker) -> None:
+        self._deliver = deliver
         self._tracker = tracker
 
-    def run(self) -> None:
-        _guarded("event dispatch", self._tracker, super().run)
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if EventsLost is not None and isinstance(event, EventsLost):
+            return  # dispatch() calls on_events_lost() too
+        self._deliver(event)
+
+    def on_events_lost(self, event: FileSystemEvent) -> None:  # called by watchdog >= 7.1.1 only
+        self._tracker.lost()
 
 
-# -- inotify ---------------------------------------------------------------------------------
+def _once_per_snapshot() -> Callable[[str | None], Iterator[os.DirEntry[str]]]:
+    """A listdir for the polling snapshot that lists each folder once per snapshot: a symlink to
+    an ancestor would otherwise be walked down to PATH_MAX, listing the whole tree at every level.
+    A snapshot starts with the watched folder, the first one ever listed."""
+    seen: set[tuple[int, int]] = set()
+    top: list[str] = []
 
-_make_inotify: Callable[[Tracker], BaseObserver] | None = None
+    def listdir(path: str | None) -> Iterator[os.DirEntry[str]]:
+        assert path is not None  # a snapshot lists the folders it walks, never the working folder
+        if not top:
+            top.append(path)
+        elif path == top[0]:
+            seen.clear()
+        st = os.stat(path)
+        if (st.st_dev, st.st_ino) in seen:
+            return iter(())
+        seen.add((st.st_dev, st.st_ino))
+        return os.scandir(path)
 
-try:
-    from watchdog.observers.inotify import InotifyEmitter, InotifyWatchGroup
-    from watchdog.observers.inotify_c import InotifyConstants, InotifyEvent, InotifyFD, Mask, WatchDescriptor
-except Exception:  # not Linux (UnsupportedLibcError is no ImportError), or a watchdog before 6
-    pass
-else:
-    @dataclass
-    class _WatchGroup(InotifyWatchGroup):
-        """One recursive watch: walked iteratively, every folder it could not watch recorded."""
-
-        tracker: Tracker | None = None
-        # Folders the last _add_all_callbacks began to watch: only their contents can have been
-        # missed, so only they need creation events simulated (watchdog lists the whole subtree
-        # below every new folder, which is quadratic in a chain created one folder at a time).
-        _fresh: list[bytes] = field(default_factory=list, init=False, repr=False)
-
-        def __repr__(self) -> str:  # the dataclass's would list every watched path
-            return f"<_WatchGroup {self.path!r}: {len(self._active_callbacks_by_watch)} folders>"
-
-        def _add_all_callbacks(self, path: bytes) -> None:
-            self._fresh = fresh = []
-            if path not in self._active_callbacks_by_path and self._add_callback(path):  # the top one raises
-                fresh.append(path)
-            if not self.is_recursive or not os.path.isdir(path):
-                return
-            stack = [path]
-            while stack:
-                folder = stack.pop()
-                try:
-                    with os.scandir(folder) as entries:
-                        subfolders = [e.path for e in entries
-                                      if e.is_dir(follow_symlinks=self.follow_symlink)
-                                      and (self.follow_symlink or not e.is_symlink())]
-                except OSError:
-                    continue  # gone, or unreadable: the scan reports what it cannot list
-                for sub in subfolders:
-                    # Already watched (met by an earlier walk): so is everything below it that
-                    # existed then, and what came later raised events of its own. Not descended
-                    # into: a chain 1,200 deep, created folder by folder, is ~1,200 events, and
-                    # walking each one's whole subtree again kept every later event (a file at the
-                    # top of the tree) waiting 8-18 s behind ~700,000 listings.
-                    if sub in self._active_callbacks_by_path:
-                        continue
-                    if self._add_callback(sub):
-                        fresh.append(sub)
-                        stack.append(sub)
-
-        def _add_callback(self, path: bytes) -> bool:  # type: ignore[override]
-            try:
-                wd = self._inotify_fd.add_callback(path, self.event_mask, self._callback, self._id)
-            except OSError as exc:
-                if path == self.path:
-                    raise
-                if exc.errno not in _GONE and self.tracker is not None:
-                    self.tracker.unwatched(path, exc)
-                return False
-            if wd < 0:  # watchdog returns -1 instead of raising for EACCES
-                if self.tracker is not None:
-                    self.tracker.unwatched(path, PermissionError(errno.EACCES, os.strerror(errno.EACCES)))
-                return False
-            self._active_callbacks_by_path[path] = wd
-            self._active_callbacks_by_watch[wd] = path
-            return True
-
-        def _recursive_simulate(self, src_path: bytes) -> list[InotifyEvent]:
-            # Creation events for what the folders just watched already held (see _fresh), as
-            # watchdog's own walk gives them: symlinks to folders count as folders.
-            events = []
-            for folder in self._fresh:
-                wd = self._active_callbacks_by_path.get(folder)
-                if wd is None:
-                    continue
-                try:
-                    with os.scandir(folder) as it:
-                        entries = [(e.name, e.is_dir()) for e in it]
-                except OSError:
-                    continue
-                for name, is_dir in entries:
-                    mask = InotifyConstants.IN_CREATE | (InotifyConstants.IN_ISDIR if is_dir else 0)
-                    events.append(InotifyEvent(WatchDescriptor(wd), Mask(mask), 0, name))
-            return events
-
-        def on_queue_overflow(self) -> None:
-            if self.tracker is not None:
-                self.tracker.reset_unwatched()  # the rebuild below counts them afresh
-            super().on_queue_overflow()
-            if self.tracker is not None:
-                self.tracker.overflowed()
-
-    class _InotifyEmitter(InotifyEmitter):
-        def __init__(self, event_queue: Any, watch: Any, *, timeout: float = DEFAULT_EMITTER_TIMEOUT,
-                     event_filter: list[type[FileSystemEvent]] | None = None, inotify_fd: InotifyFD | None = None,
-                     tracker: Tracker) -> None:
-            super().__init__(event_queue, watch, timeout=timeout, event_filter=event_filter, inotify_fd=inotify_fd)
-            self._tracker = tracker
-
-        def on_thread_start(self) -> None:
-            # As InotifyEmitter's, with our watch group.
-            self._inotify = _WatchGroup(self._inotify_fd, os.fsencode(self.watch.path),
-                                        is_recursive=self.watch.is_recursive,
-                                        event_mask=self.get_event_mask_from_filter(),
-                                        follow_symlink=self.watch.follow_symlink, tracker=self._tracker)
-
-        def build_and_queue_event(self, event: Any, *, full_events: bool = False) -> None:
-            try:
-                super().build_and_queue_event(event, full_events=full_events)
-            except RecursionError:
-                # The event itself is queued first; what fails is watchdog's recursive listing of a
-                # deep folder moved in. We reconcile a moved or created folder whole anyway.
-                log.debug("not listing a deep folder tree for its sub-events: %r", event)
-
-        def run(self) -> None:
-            _guarded("inotify emitter", self._tracker, super().run)
-
-    class _InotifyReader(InotifyFD):
-        def __init__(self, tracker: Tracker) -> None:
-            super().__init__()
-            self._tracker = tracker
-
-        def run(self) -> None:
-            _guarded("inotify reader", self._tracker, super().run)
-
-    class _InotifyObserver(BaseObserver):
-        """watchdog's InotifyObserver with our emitter, and its reader thread in sight."""
-
-        def __init__(self, tracker: Tracker) -> None:
-            self.reader = _InotifyReader(tracker)
-            self.reader.start()
-            super().__init__(_InotifyEmitter, timeout=DEFAULT_OBSERVER_TIMEOUT, inotify_fd=self.reader,
-                             tracker=tracker)
-            self._tracker = tracker
-
-        def on_thread_stop(self) -> None:
-            super().on_thread_stop()
-            self.reader.stop()
-            self.reader.join()
-
-        def run(self) -> None:
-            _guarded("event dispatch", self._tracker, super().run)
-
-    _make_inotify = _InotifyObserver
+    return listdir
 
 
-def make_observer(mode: str, tracker: Tracker, poll_interval: float) -> BaseObserver:
+class Pinger:
+    """Round-trips an event through a running observer, over and over: a file written in a private
+    folder that the same observer watches (the same inotify descriptor, the same threads as the
+    seeds folder's watch). An answer that does not come means the observer is stuck or far behind."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._came = threading.Event()
+        self._name = ""
+        self.sent_at: float | None = None
+
+    def deliver(self, event: FileSystemEvent) -> None:
+        if self._name and os.fsdecode(event.src_path).endswith(self._name):
+            self._came.set()
+
+    def send(self) -> None:
+        """Write the next ping (blocking: a file write)."""
+        previous, self._name = self._name, f"ping-{os.getpid()}-{time.monotonic_ns()}"
+        self._came.clear()
+        self.sent_at = time.monotonic()
+        (self.folder / self._name).write_bytes(b"feedsvc watch ping\n")
+        if previous:
+            with contextlib.suppress(OSError):
+                (self.folder / previous).unlink()
+
+    def overdue(self, timeout: float) -> float | None:
+        """How long the last ping has waited, once that is longer than `timeout`."""
+        if self.sent_at is None or self._came.is_set():
+            return None
+        waited = time.monotonic() - self.sent_at
+        return waited if waited > timeout else None
+
+    def clean(self) -> None:
+        if self._name:
+            with contextlib.suppress(OSError):
+                (self.folder / self._name).unlink()
+
+
+class Watch:
+    """One running observer on one folder, with the threads it started and its inotify descriptors."""
+
+    def __init__(self, observer: BaseObserver, threads: set[threading.Thread], fds: set[int],
+                 pinger: Pinger | None = None) -> None:
+        self.observer = observer
+        self.threads = threads
+        self.fds = fds
+        self.pinger = pinger
+
+    @property
+    def alive(self) -> bool:
+        return self.observer.is_alive() and all(t.is_alive() for t in self.threads)
+
+    def stop(self) -> None:
+        self.observer.stop()
+        with contextlib.suppress(RuntimeError):  # never started
+            self.observer.join(timeout=5)
+        if self.pinger is not None:
+            self.pinger.clean()
+
+
+def start_watch(folder: Path, mode: str, deliver: Callable[[FileSystemEvent], None], tracker: Tracker, *,
+                poll_interval: float, event_filter: list[type[FileSystemEvent]] | None,
+                pinger: Pinger | None = None) -> Watch:
+    """Start an observer of `mode` on `folder` (raises OSError when the folder cannot be watched),
+    with `pinger`'s folder watched by the same observer."""
+    _install_hook()
+    if sys.getrecursionlimit() < _RECURSION_LIMIT:
+        sys.setrecursionlimit(_RECURSION_LIMIT)
+    before_threads, before_fds = _watchdog_threads(), inotify_fds()
+    observer: BaseObserver
     if mode == "polling":
-        return _PollingObserver(tracker, timeout=poll_interval)
-    if _make_inotify is not None:
-        return _make_inotify(tracker)
-    return Observer()  # pragma: no cover - other platforms: untracked
+        observer = PollingObserverVFS(os.stat, _once_per_snapshot(), polling_interval=poll_interval)
+    else:
+        observer = Observer()
+    previous_stack = threading.stack_size()
+    try:
+        threading.stack_size(max(previous_stack, _THREAD_STACK))
+        observer.schedule(Handler(deliver, tracker), str(folder), recursive=True,
+                          event_filter=event_filter if mode != "polling" else None)
+        if pinger is not None:
+            observer.schedule(Handler(pinger.deliver, tracker), str(pinger.folder), recursive=False)
+        observer.daemon = True
+        observer.start()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            observer.stop()  # an inotify reader thread may already run
+        raise
+    finally:
+        threading.stack_size(previous_stack)
+    threads = (_watchdog_threads() - before_threads) | {observer}
+    for thread in threads:
+        _owners[thread] = tracker
+    return Watch(observer, threads, inotify_fds() - before_fds if mode != "polling" else set(), pinger)
 
 
-def threads_alive(observer: BaseObserver) -> bool:
-    """Every thread the observer needs: its own, its emitters' and (inotify) the reader's."""
-    if not observer.is_alive() or not all(emitter.is_alive() for emitter in observer.emitters):
-        return False
-    reader = getattr(observer, "reader", None)
-    return reader is None or bool(reader.is_alive())
+def self_test(probe: Path, mode: str, *, timeout: float = 1.0) -> str | None:
+    """Round-trip one event through a fresh observer of `mode` on the private folder `probe`.
+
+    None when the event came back; else why not, in the operator's words. Never run in the seeds
+    folder: editors' folders may be read-only, and a probe file there could be published.
+    """
+    came = threading.Event()
+    name = f"probe-{os.getpid()}-{time.monotonic_ns()}"
+
+    def deliver(event: FileSystemEvent) -> None:
+        if os.fsdecode(event.src_path).endswith(name) or os.fsdecode(event.dest_path).endswith(name):
+            came.set()
+
+    try:
+        probe.mkdir(parents=True, exist_ok=True)
+        watch = start_watch(probe, mode, deliver, Tracker(lambda: None), poll_interval=0.05, event_filter=None)
+    except OSError as exc:
+        return f"the self-test could not watch {str(probe)!r}: {describe(exc)}"
+    started = time.monotonic()
+    try:
+        (probe / name).write_bytes(b"feedsvc watch self-test\n")
+        if not came.wait(timeout):
+            return f"the self-test's event did not come back within {timeout:g} s"
+        log.debug("watch self-test (%s): an event came back in %.1f ms", mode, (time.monotonic() - started) * 1e3)
+        return None
+    except OSError as exc:
+        return f"the self-test could not write in {str(probe)!r}: {exc.strerror or exc}"
+    finally:
+        watch.stop()
+        with contextlib.suppress(OSError):
+            (probe / name).unlink()
+
+
+# -- what the kernel watches -----------------------------------------------------------------
+
+def inotify_fds() -> set[int]:
+    """This process's inotify descriptors."""
+    found = set()
+    with contextlib.suppress(OSError):
+        for name in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError, ValueError):
+                if os.readlink(f"/proc/self/fd/{name}") == "anon_inode:inotify":
+                    found.add(int(name))
+    return found
+
+
+def watched(fds: set[int]) -> set[tuple[int, int]] | None:
+    """(st_dev, st_ino) of every inode the descriptors watch, read from /proc/self/fdinfo; None
+    where the kernel does not list them (no /proc)."""
+    inodes: set[tuple[int, int]] = set()
+    for fd in fds:
+        try:
+            text = Path(f"/proc/self/fdinfo/{fd}").read_text()
+        except OSError:
+            return None
+        for line in text.splitlines():
+            if not line.startswith("inotify wd:"):
+                continue
+            fields = dict(part.split(":", 1) for part in line.split()[1:] if ":" in part)
+            # sdev is the kernel's own encoding of the device: major << 20 | minor.
+            sdev = int(fields["sdev"], 16)
+            inodes.add((os.makedev(sdev >> 20, sdev & 0xFFFFF), int(fields["ino"], 16)))
+    return inodes
+
+
+def folders(root: Path) -> Iterator[tuple[str, tuple[int, int]]]:
+    """Every folder under `root`, itself included, walked without recursion and as watchdog walks
+    them (symlinks to folders not followed below the root); with each one's (st_dev, st_ino)."""
+    st = os.stat(root)
+    yield str(root), (st.st_dev, st.st_ino)
+    stack = [str(root)]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as entries:
+                subs = [e for e in entries if e.is_dir(follow_symlinks=False)]
+        except OSError:
+            continue  # gone, or unreadable: the scan reports what it cannot list
+        for entry in subs:
+            try:
+                sub = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            yield entry.path, (sub.st_dev, sub.st_ino)
+            stack.append(entry.path)
+
+
+def unwatched(root: Path, fds: set[int]) -> dict[tuple[int, int], str] | None:
+    """The folders under `root` that no descriptor watches, by (st_dev, st_ino); None if unknown."""
+    inodes = watched(fds)
+    if inodes is None:
+        return None
+    return {key: path for path, key in folders(root) if key not in inodes}
+
+
+_IN_CREATE = 0x100
+
+
+def why_unwatchable(path: str) -> OSError | None:
+    """Why inotify refuses to watch `path` now, asked of the kernel with a watch of our own."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.inotify_init1(os.O_CLOEXEC)
+    if fd < 0:
+        code = ctypes.get_errno()
+        return OSError(code, os.strerror(code))
+    try:
+        if libc.inotify_add_watch(fd, os.fsencode(path), _IN_CREATE) < 0:
+            code = ctypes.get_errno()
+            return None if code in _GONE else OSError(code, os.strerror(code))
+        return None
+    finally:
+        os.close(fd)
 
 
 def describe(exc: OSError) -> str:
@@ -330,6 +381,12 @@ def describe(exc: OSError) -> str:
         limit = limits.read_int("/proc/sys/fs/inotify/max_user_instances")
         return "the inotify instance limit is reached" + (
             f" (fs.inotify.max_user_instances = {limit})" if limit is not None else "")
+    if exc.errno == errno.EACCES:
+        return "permission denied"
     return exc.strerror or str(exc)
 
 
+def is_folder(path: str) -> bool:
+    with contextlib.suppress(OSError):
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    return False

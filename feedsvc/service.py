@@ -137,7 +137,7 @@ class Service:
         summary = index.summary if index else None
         return Health(
             ready=self.ready,
-            watcher_alive=sync.watcher.alive if sync else False,
+            watcher_alive=sync.watching if sync else False,
             documents=summary.counts[None] if summary else 0,
             rejected=summary.rejected if summary else (),
             last_change=sync.last_change if sync else None,

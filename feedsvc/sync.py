@@ -20,7 +20,7 @@ from .ingest import Ingest, Outcome, RootUnavailable
 from .metrics import Metrics
 from .observers import describe
 from .settings import Settings
-from .watcher import Identity, Watcher
+from .watcher import MISSED_GRACE, Fallback, FallbackKind, Identity, Watcher, WatchUnavailable
 from .worker import Worker
 
 log = logging.getLogger("feedsvc.sync")
@@ -36,6 +36,17 @@ FALLBACK_RESCAN = 5.0
 RETRY_INCOMPLETE = 30.0
 # A watcher that keeps dying is restarted after 1, 2, 4 ... seconds, at most this many.
 MAX_RESTART_DELAY = 60.0
+# Folders are checked for watches once their events have been quiet this long: watchdog adds the
+# watches of a tree created while it runs one creation event at a time, and may be seconds behind.
+_QUIET = 1.0
+# A ping goes through the running inotify observer this often; unanswered this long, it is stuck.
+PING_EVERY = 2.0
+PING_TIMEOUT = 5.0
+# inotify caught missing changes is tried again after this long, twice as long each time it is
+# caught again, at most MAX_DISTRUST (a mount that never raises events costs a scan's worth of
+# missed changes per try).
+FIRST_DISTRUST = 60.0
+MAX_DISTRUST = 3600.0
 
 
 @dataclass(slots=True)
@@ -105,13 +116,21 @@ class Sync:
         self._lost: str | None = None
         self._lost_seq = 0
         self._starting = False
+        # A live watcher is being replaced by another (polling for inotify, or back): not a failure.
+        self._switching = False
         self._started_at = 0.0
         self._restart_delay = 1.0
         self._next_start = 0.0
+        # The last full scan that the running watcher saw from its start: when it began, and how
+        # many losses of events had been told by then. A later scan's changes are judged against it.
+        self._last_scan: tuple[float, int] | None = None
+        self._distrusts = 0  # times a scan caught inotify missing changes
+        self._folders_changed = False
+        self._folder_event_at = 0.0
         self.watcher = Watcher(settings.seeds, mode=settings.watch, debounce=settings.debounce,
-                               poll_interval=settings.poll_interval, on_ready=self.enqueue,
+                               poll_interval=settings.poll_interval, on_ready=self._watched,
                                on_event=self._count_event, on_lost=self._events_lost,
-                               loop=asyncio.get_running_loop())
+                               probe=settings.state_dir / "watch-probe", loop=asyncio.get_running_loop())
 
     # -- input -----------------------------------------------------------------------------
 
@@ -121,6 +140,12 @@ class Sync:
         self._pending.folders.update(folders)
         self._pending.rescan |= rescan
         self._wake.set()
+
+    def _watched(self, files: set[str], folders: set[str]) -> None:
+        if folders:
+            self._folders_changed = True  # new folders: does inotify watch them all?
+            self._folder_event_at = time.monotonic()
+        self.enqueue(files, folders)
 
     def _count_event(self, kind: str) -> None:
         self._metrics.watch_events.labels(kind).inc()
@@ -135,23 +160,36 @@ class Sync:
         """Start watching, off the loop's thread: adding a watch per folder walks the whole tree."""
         self._starting = True
         self.watcher.forget()  # what waited for events from a previous watcher may never get them
+        was = self.watcher.fallback
         try:
             await asyncio.get_running_loop().run_in_executor(None, self.watcher.start)
         except OSError as exc:
             # The folder may be fine (it is checked on its own): the watch is what failed.
             self._start_problem = f"cannot watch the seeds folder: {describe(exc)}"
             log.error("%s; rescanning every %.0f s instead", self._start_problem, FALLBACK_RESCAN)
+        except WatchUnavailable as exc:
+            self._start_problem = f"cannot watch the seeds folder: {exc}"
+            log.error("%s; rescanning every %.0f s instead", self._start_problem, FALLBACK_RESCAN)
         except Exception as exc:  # a bug in watching must not stop syncing: rescans stand in
             log.exception("cannot start the watcher")
             self._start_problem = f"cannot start the watcher: {type(exc).__name__}: {exc}"
         else:
             self._start_problem = None
+            if was is not None and self.watcher.fallback is None:
+                log.info("live watching recovered: inotify passed its self-test and watches every folder "
+                         "(it was polling because %s)", was.text)
         finally:
             self._starting = False
         self._started_at = time.monotonic()
-        if (problem := self.watcher.coverage_problem()) is not None:
-            log.error("%s; rescanning every %.0f s for them", problem, FALLBACK_RESCAN)
-        self._metrics.watcher_up.set(1 if self.watcher.alive else 0)
+        self._last_scan = None  # changes before this watcher are no measure of it
+        self._folders_changed = False
+        self._show_mode()
+
+    def _show_mode(self) -> None:
+        watcher = self.watcher
+        self._metrics.watcher_up.set(1 if watcher.alive else 0)
+        for mode in ("inotify", "polling"):
+            self._metrics.watch_mode.labels(mode).set(1 if watcher.running and watcher.effective == mode else 0)
 
     async def _stop_watcher(self) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.watcher.stop)
@@ -179,6 +217,7 @@ class Sync:
     async def _apply_pending(self) -> None:
         batch, self._pending = self._pending, Pending()
         lost_seq = self._lost_seq
+        scan_started = time.monotonic()
         started = time.perf_counter()
         self.ingest.busy = self.watcher.busy()
         try:
@@ -198,6 +237,7 @@ class Sync:
         else:
             self._metrics.ingest_seconds.observe(time.perf_counter() - started)
             if batch.rescan:
+                self._judge_watcher(outcome, scan_started, lost_seq)
                 self._sync_problem = None  # a whole scan went through: the index matches the folder
                 self._fd_problems.pop("read", None)
                 if lost_seq == self._lost_seq:  # and it began after the last loss of events
@@ -218,6 +258,68 @@ class Sync:
             asyncio.get_running_loop().call_later(_SETTLE, self._collect_long_lived)
         elif len(outcome.added) + len(outcome.changed) >= _BULK:
             self._collect_long_lived()
+
+    def _judge_watcher(self, outcome: Outcome, scan_started: float, lost_seq: int) -> None:
+        """After a full scan: were its changes reported by inotify? A change with no event since the
+        previous scan (after a grace for events still on their way) is a missed one."""
+        previous, self._last_scan = self._last_scan, (scan_started, lost_seq)
+        watcher = self.watcher
+        if (previous is None or previous[1] != lost_seq or watcher.effective != "inotify"
+                or not watcher.running or watcher.started_at > previous[0]):
+            return  # no measure: a loss was told, or this watcher did not see the whole interval
+        # Not the rejections: a file that could not be read is retried by every scan, event or not.
+        changed = [*outcome.added, *outcome.changed, *outcome.removed]
+        since, started_at = previous[0], watcher.started_at
+        if not changed:
+            watcher.forget_seen(since)
+            return
+
+        def judge() -> None:
+            if watcher.started_at != started_at or watcher.effective != "inotify":
+                return  # restarted meanwhile: judged by its own scans
+            missed = watcher.missed(changed, since)
+            watcher.forget_seen(since)
+            if missed:
+                asyncio.get_running_loop().create_task(self._missed(missed))
+
+        asyncio.get_running_loop().call_later(MISSED_GRACE, judge)
+
+    async def _missed(self, missed: list[str]) -> None:
+        """inotify did not report changes a scan found (a network or overlay mount, a broken
+        dependency): poll until it proves live again."""
+        self._metrics.watch_missed.inc(len(missed))
+        self._distrusts += 1
+        first = missed[0]
+        more = f" and {len(missed) - 1} more" if len(missed) > 1 else ""
+        log.warning("a scan found a change to %r%s that inotify never reported: it misses changes in this "
+                    "folder; polling every %g s, trying inotify again in %.0f s", first, more,
+                    self.settings.poll_interval, self._distrust_delay())
+        await self._to_polling(Fallback(FallbackKind.MISSED, f"{len(missed)} changes were found by a scan that "
+                                                             f"inotify never reported (e.g. {first!r}): a network "
+                                                             f"or overlay mount?"))
+
+    async def _to_polling(self, fallback: Fallback) -> None:
+        self._starting = self._switching = True
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, self.watcher.distrust, fallback)
+        except Exception:
+            log.exception("cannot switch to polling")
+        finally:
+            self._starting = self._switching = False
+        self._started_at = time.monotonic()
+        self._last_scan = None
+        self._show_mode()
+        self.enqueue(rescan=True)  # what changed while switching
+
+    async def _ping(self) -> None:
+        """Prove the running inotify observer delivers: a ping through it, every PING_EVERY."""
+        state = self.watcher.ping_state(PING_EVERY, PING_TIMEOUT)
+        if state is True:
+            await asyncio.get_running_loop().run_in_executor(None, self.watcher.ping)
+        elif state is not False:
+            log.warning("the watcher delivered no event for %.1f s: watchdog is stuck or far behind; polling", state)
+            await self._to_polling(Fallback(FallbackKind.STALLED, f"the watcher delivered no event for {state:.0f} s "
+                                                                  f"(watchdog stuck or far behind)"))
 
     @staticmethod
     def _collect_long_lived() -> None:
@@ -278,20 +380,30 @@ class Sync:
             now = time.monotonic()
             if not self._starting and (why := self._restart_reason(identity, now)) is not None:
                 log.warning("%s; starting a new watcher and rescanning", why)
-                await self._stop_watcher()
-                await self._start_watcher()
+                self._switching = self.watcher.alive
+                try:
+                    await self._stop_watcher()
+                    await self._start_watcher()
+                finally:
+                    self._switching = False
                 self.enqueue(rescan=True)
                 last_scan = time.monotonic()
             elif self._root_problem is not None:
                 self.enqueue(rescan=True)
+            elif self._folders_changed and not self._starting and now - self._folder_event_at >= _QUIET:
+                if (fallback := await loop.run_in_executor(None, self.watcher.check_coverage)) is not None:
+                    await self._to_polling(fallback)
+                self._folders_changed = self.watcher.unsure
             elif self._watching_lost() and now - last_scan >= FALLBACK_RESCAN:
                 self.enqueue(rescan=True)
                 last_scan = now
+            if not self._starting and self.watcher.running and self.watcher.effective == "inotify":
+                await self._ping()
             interval = self.settings.rescan_interval
             if interval and time.monotonic() - last_scan >= interval:
                 self.enqueue(rescan=True)
                 last_scan = time.monotonic()
-            self._metrics.watcher_up.set(1 if self.watcher.alive else 0)
+            self._show_mode()
 
     def _restart_reason(self, identity: Identity, now: float) -> str | None:
         """Why a new watcher is needed now, if it is."""
@@ -300,11 +412,10 @@ class Sync:
             if watcher.identity != identity:
                 return (f"the seeds folder {str(self.settings.seeds)!r} was replaced (inode "
                         f"{watcher.identity and watcher.identity[1]} -> {identity[1]}): the old watch sees none of it")
-            # Each try walks the whole tree and rescans it: no more often than the fallback rescans.
             since = now - self._started_at
-            due = since >= (FALLBACK_RESCAN if watcher.freed_watches else RETRY_INCOMPLETE)
-            if not watcher.complete and due:
-                return "some folders are not watched; trying again"
+            if (fallback := watcher.fallback) is not None and since >= self._retry_after(fallback):
+                watcher.trust_again()
+                return f"polling because {fallback.text}; trying inotify again"
             if since >= MAX_RESTART_DELAY:  # it has lived long enough: a later death starts afresh
                 self._restart_delay = 1.0
             return None
@@ -320,10 +431,23 @@ class Sync:
             return "retrying the watch"
         return "the seeds folder is back"  # stopped while the folder was unavailable
 
+    @property
+    def watching(self) -> bool:
+        """Whether a watcher runs, or one that ran is being replaced at this moment."""
+        return self.watcher.alive or self._switching
+
+    def _retry_after(self, fallback: Fallback) -> float:
+        """How long inotify is left aside for `fallback`: each try walks the tree and rescans it."""
+        if fallback.kind is FallbackKind.MISSED:
+            return self._distrust_delay()
+        return FALLBACK_RESCAN if self.watcher.freed_watches else RETRY_INCOMPLETE
+
+    def _distrust_delay(self) -> float:
+        return min(FIRST_DISTRUST * 2.0 ** max(self._distrusts - 1, 0), MAX_DISTRUST)
+
     def _watching_lost(self) -> bool:
         """Whether changes may go unseen until a rescan."""
-        watcher = self.watcher
-        return not watcher.alive or not watcher.complete or self._start_problem is not None
+        return not self.watcher.alive or self._start_problem is not None
 
     def problems(self) -> list[Problem]:
         found = []
@@ -351,9 +475,10 @@ class Sync:
         if not watcher.alive:
             found.append(Problem(Concern.WATCHER, f"watcher stopped: {watcher.death or 'a watchdog thread ended'}; "
                                                   f"restarting it, {fallback}"))
-        elif (coverage := watcher.coverage_problem()) is not None:
-            found.append(Problem(Concern.COVERAGE, f"{coverage}; {fallback}, retrying the watches every "
-                                                   f"{RETRY_INCOMPLETE:.0f} s"))
+        elif watcher.fallback is not None:
+            found.append(Problem(Concern.COVERAGE, f"{watcher.fallback.text}; polling every "
+                                                   f"{self.settings.poll_interval:g} s until inotify proves live again",
+                                 public="live watching lost: polling"))
         if self._lost is not None:
             found.append(Problem(Concern.COVERAGE, self._lost))
         return found

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from watchdog.events import (
     FileSystemEvent,
 )
 
-from feedsvc.watcher import SETTLE, Watcher, _Handler
+from feedsvc.watcher import SETTLE, Watcher, _Batcher
 
 DEBOUNCE = 0.01
 POLL = 0.05
@@ -280,11 +281,11 @@ async def test_stop_cancels_what_is_pending(root: Path, make: Callable[..., tupl
 async def test_events_from_the_observer_thread_reach_the_loop(root: Path,
                                                               make: Callable[..., tuple[Watcher, Ready]]) -> None:
     watcher, ready = make(root)
-    handler = _Handler(watcher)
+    batcher = _Batcher(watcher)
 
     def observer_thread() -> None:
         for name in ("a.txt", "b.txt"):
-            handler.on_any_event(FileClosedEvent(p(root, name)))
+            batcher.deliver(FileClosedEvent(p(root, name)))
 
     thread = threading.Thread(target=observer_thread)
     thread.start()
@@ -331,3 +332,19 @@ async def test_polling_reports_a_file_that_vanished(root: Path, make: Callable[.
     watcher.handle(FileDeletedEvent(p(root, "gone.txt")))
     await ready.until(lambda: bool(ready.calls), "the deleted file")
     assert ready.calls == [({"gone.txt"}, set())]
+
+
+# -- what the watcher saw, against what a scan found ----------------------------------------------
+
+async def test_missed_is_what_had_no_event_since_then(root: Path, make: Callable[..., tuple[Watcher, Ready]]) -> None:
+    watcher, _ = make(root)
+    before = time.monotonic()
+    watcher.handle(FileClosedEvent(p(root, "seen.txt")))
+    watcher.handle(DirCreatedEvent(p(root, "moved-in")))
+    after = time.monotonic()
+    changed = ["seen.txt", "moved-in/inside.txt", "moved-in/deeper/inside.txt", "unseen.txt", "sub/unseen.txt"]
+    assert watcher.missed(changed, before) == ["unseen.txt", "sub/unseen.txt"]
+    # An event before the window is no report of a change inside it.
+    assert watcher.missed(["seen.txt", "moved-in/inside.txt"], after + 1) == ["seen.txt", "moved-in/inside.txt"]
+    watcher.forget_seen(after + 1)
+    assert watcher.missed(["seen.txt"], before) == ["seen.txt"]
