@@ -10,9 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SEED, SHARED, make_doc, require_tool, write
-
-CONFORMANCE = SHARED / "conformance"
+from conftest import CONFORMANCE, SEED, make_doc, require_tool, write
 
 
 @pytest.fixture

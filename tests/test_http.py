@@ -12,7 +12,7 @@ from typing import Any
 
 import feedparser
 import pytest
-from conftest import SEED, SHARED, make_doc, write
+from conftest import CONFORMANCE, SEED, make_doc, write
 from feeds import FEEDS, doc_id, fetch, ids, metric, metrics, parse
 from lxml import etree
 
@@ -73,7 +73,7 @@ async def test_seed_entry_content_and_languages(client: Any) -> None:
 
 
 async def test_atom_feeds_validate_against_rfc4287_schema(client: Any) -> None:
-    schema = etree.RelaxNG(etree.parse(str(SHARED / "conformance" / "atom.rng")))
+    schema = etree.RelaxNG(etree.parse(str(CONFORMANCE / "atom.rng")))
     for path in ("/feed.atom", "/en/feed.atom", "/uk/feed.atom", "/feed.atom?limit=1&page=2"):
         doc = etree.fromstring((await fetch(client, path))[2])
         assert schema.validate(doc), (path, schema.error_log)

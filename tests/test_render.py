@@ -20,8 +20,8 @@ from feedsvc.feeds.entries import texts
 from feedsvc.feeds.views import EPOCH, entry_id, page_url
 from feedsvc.settings import Settings
 
-SEED = Path("/work/shared/seeds/000_1376dc493dc06474.txt")
-ATOM_RNG = Path("/work/shared/conformance/atom.rng")
+SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_1376dc493dc06474.txt"
+ATOM_RNG = Path(__file__).resolve().parent / "conformance" / "atom.rng"
 BASE = "http://127.0.0.1:8080"
 UTC = dt.UTC
 T0 = dt.datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
