@@ -182,6 +182,11 @@ class Pinger:
             with contextlib.suppress(OSError):
                 (self.folder / previous).unlink()
 
+    @property
+    def waiting(self) -> bool:
+        """Whether a ping is out and unanswered."""
+        return self.sent_at is not None and not self._came.is_set()
+
     def overdue(self, timeout: float) -> float | None:
         """How long the last ping has waited, once that is longer than `timeout`."""
         if self.sent_at is None or self._came.is_set():

@@ -313,13 +313,12 @@ class Sync:
 
     async def _ping(self) -> None:
         """Prove the running inotify observer delivers: a ping through it, every PING_EVERY."""
-        state = self.watcher.ping_state(PING_EVERY, PING_TIMEOUT)
-        if state is True:
-            await asyncio.get_running_loop().run_in_executor(None, self.watcher.ping)
-        elif state is not False:
-            log.warning("the watcher delivered no event for %.1f s: watchdog is stuck or far behind; polling", state)
-            await self._to_polling(Fallback(FallbackKind.STALLED, f"the watcher delivered no event for {state:.0f} s "
+        if (waited := self.watcher.ping_overdue(PING_TIMEOUT)) is not None:
+            log.warning("the watcher delivered no event for %.1f s: watchdog is stuck or far behind; polling", waited)
+            await self._to_polling(Fallback(FallbackKind.STALLED, f"the watcher delivered no event for {waited:.0f} s "
                                                                   f"(watchdog stuck or far behind)"))
+        elif self.watcher.ping_due(PING_EVERY):
+            await asyncio.get_running_loop().run_in_executor(None, self.watcher.ping)
 
     @staticmethod
     def _collect_long_lived() -> None:

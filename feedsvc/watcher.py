@@ -264,15 +264,19 @@ class Watcher:
             except OSError as exc:
                 log.warning("cannot write the watch ping in %s: %s", watch.pinger.folder, exc.strerror or exc)
 
-    def ping_state(self, every: float, timeout: float) -> float | bool:
-        """How long an unanswered ping has waited, past `timeout`; else whether one is due."""
+    def ping_overdue(self, timeout: float) -> float | None:
+        """How long the last ping has gone unanswered, once that is longer than `timeout`."""
         watch = self._watch
-        if watch is None or watch.pinger is None:
+        return watch.pinger.overdue(timeout) if watch is not None and watch.pinger is not None else None
+
+    def ping_due(self, every: float) -> bool:
+        """Whether the running observer has a pinger, its last ping was answered (an unanswered one
+        is left to grow overdue), and is `every` seconds old."""
+        watch = self._watch
+        if watch is None or watch.pinger is None or watch.pinger.waiting:
             return False
-        pinger = watch.pinger
-        if (waited := pinger.overdue(timeout)) is not None:
-            return waited
-        return pinger.sent_at is None or time.monotonic() - pinger.sent_at >= every
+        sent = watch.pinger.sent_at
+        return sent is None or time.monotonic() - sent >= every
 
     def _coverage(self, watch: Watch) -> str | None:
         """Which folders inotify does not watch, and why, in one line; None when it watches all.

@@ -108,6 +108,17 @@ def test_an_observer_that_drops_the_folders_events_is_caught_by_a_scan(seeds: Pa
     print(f"next digest by polling in {time.monotonic() - started:.2f} s")
 
 
+def test_an_observer_that_stops_delivering_is_caught_by_its_pings(seeds: Path, state: Path, tmp_path: Path,
+                                                                   server_factory: Any) -> None:
+    # The running observer's pings go unanswered (as when watchdog's thread is stuck), nothing else.
+    server = server_factory(seeds, state, "--poll-interval", POLL, env=dropping_env(tmp_path, "watch-probe/ping"))
+    started = time.monotonic()
+    wait(lambda: degraded_saying(server, "no event for", "polling"), "/healthz to report the stall", timeout=12)
+    print(f"stall reported {time.monotonic() - started:.1f} s after ready")
+    write(seeds, "a.txt", make_doc(1))
+    wait(lambda: documents(server) == 1, "a digest, by polling", timeout=2.0)
+
+
 def test_anonymous_health_gives_general_words_for_the_fallback(seeds: Path, state: Path, tmp_path: Path,
                                                                server_factory: Any) -> None:
     server = server_factory(seeds, state, "--poll-interval", POLL, "--editor-token", "s3cret",
