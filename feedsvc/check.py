@@ -1,7 +1,8 @@
 """`feedsvc check [--strict] [--json] PATH...`: what the service would do with each file, before it goes out.
 
 One line per finding in the compiler convention (`FILE:LINE: error: ...`), so editors and their
-text editors jump straight to it, then a one-line total. Exit 0 when every file would be
+text editors jump straight to it; for a document left out of a language's feeds, a note saying
+where it goes and why not there; then a one-line total. Exit 0 when every file would be
 published, 1 when any would be rejected (or, with --strict, has a warning), 2 on a usage error.
 """
 
@@ -18,6 +19,22 @@ from .documents.files import classify, read_document, shown
 from .documents.model import Document, Ignored, Reason, Rejected
 
 
+def feeds(document: Document) -> list[str]:
+    """The views a published document appears in: the bilingual one always (a title is enough), and
+    each language it has a title and text in."""
+    return ["bilingual", *document.languages]
+
+
+def placement(document: Document) -> str | None:
+    """Where the document goes and why it is missing from the other feeds, for editors; None when it
+    is in all of them. A warning about a dropped paragraph does not say that it cost a whole feed."""
+    missing = document.missing()
+    if not missing:
+        return None
+    why = "; ".join(f"not in /{lang}/: {text}" for lang, text in missing.items())
+    return f"published to: {', '.join(feeds(document))}; {why}"
+
+
 @dataclass(frozen=True, slots=True)
 class Checked:
     """One file's outcome: its document (perhaps with warnings) or the reason it is rejected."""
@@ -30,13 +47,21 @@ class Checked:
         if self.reason is not None:
             return [_finding(self.path, self.reason.line, "error", self.reason.text)]
         assert self.document is not None
-        return [_finding(self.path, w.line, "note" if w.info else "warning", w.text) for w in self.document.warnings]
+        found = [_finding(self.path, w.line, "note" if w.info else "warning", w.text) for w in self.document.warnings]
+        # Last, and a note with no line of its own: it sums up the warnings above (which carry the
+        # lines), and a file in every feed gets no line at all, so a clean folder stays silent.
+        where = placement(self.document)
+        if where is not None:
+            found.append(_finding(self.path, None, "note", where))
+        return found
 
     def to_json(self) -> dict[str, object]:
         if self.reason is not None:
-            return {"path": self.path, "state": "rejected", "reason": self.reason.to_json()}
+            return {"path": self.path, "state": "rejected", "reason": self.reason.to_json(), "feeds": [],
+                    "missing": None}
         assert self.document is not None
-        return {"path": self.path, "state": "published", "record": self.document.to_json()}
+        return {"path": self.path, "state": "published", "record": self.document.to_json(),
+                "feeds": feeds(self.document), "missing": self.document.missing()}
 
 
 def _finding(path: str, line: int | None, level: str, text: str) -> str:

@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 from . import pool
 from .documents.files import NOT_REGULAR, SYMLINK, classify, name_problem, read_bounded, shown
-from .documents.model import Lang, Reason, ReasonKind, Rejected
+from .documents.model import Lang, Note, Reason, ReasonKind, Rejected
 from .documents.parse import parse_document
 from .documents.publications import topics_of
 from .documents.words import document_words
@@ -316,7 +316,17 @@ class Ingest:
             log.warning("document rejected: %s: %s", shown(rel), row.state.reason)
         elif known is None or known.reason is not None:
             outcome.added.append(rel)
-            log.log(level, "document accepted: %s (%s)", shown(rel), ",".join(row.state.langs))
+            if row.warned and row.record is not None and log.isEnabledFor(level):
+                # The record is read again only here: a line that says "accepted" and nothing else
+                # hid that a Russian summary cost the /uk/ feeds; the count and the first warning
+                # send the reader to `feedsvc check` or /status for the rest.
+                warnings = [Note.from_json(w) for w in json.loads(row.record)["warnings"]]
+                warned = [w for w in warnings if not w.info]
+                log.log(level, "document accepted with %d warning%s: %s (%s): %s", len(warned),
+                        "" if len(warned) == 1 else "s", shown(rel), ",".join(row.state.langs),
+                        shown(str(warned[0])) if warned else "")
+            else:
+                log.log(level, "document accepted: %s (%s)", shown(rel), ",".join(row.state.langs))
         else:
             outcome.changed.append(rel)
             log.log(level, "document changed: %s", shown(rel))

@@ -46,7 +46,7 @@ def _rejected_json(path: str, reason: Reason, base_url: str) -> dict[str, object
     preview = f"{base_url}/preview/{quote_id(document_id(path))}" if safe == path else None
     return {"path": safe, "state": "rejected", "languages": [], "title": {"en": None, "uk": None},
             "source": None, "date": None, "published": None, "updated": None, "warnings": [],
-            "reason": reason.to_json(), "feeds": [], "preview": preview}
+            "reason": reason.to_json(), "feeds": [], "missing": None, "preview": preview}
 
 
 def _published_json(filed: Filed, base_url: str) -> dict[str, object]:
@@ -56,7 +56,7 @@ def _published_json(filed: Filed, base_url: str) -> dict[str, object]:
             "title": doc.title.to_json(), "source": doc.source, "date": doc.date.isoformat() if doc.date else None,
             "published": utc(filed.entry.published).isoformat(), "updated": utc(filed.entry.updated).isoformat(),
             "warnings": [w.to_json() for w in doc.warnings], "reason": None, "feeds": feeds,
-            "preview": f"{base_url}/preview/{quote_id(doc.id)}"}
+            "missing": doc.missing(), "preview": f"{base_url}/preview/{quote_id(doc.id)}"}
 
 
 def status(index: Index, query: Query, base_url: str) -> dict[str, object]:

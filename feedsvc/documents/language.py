@@ -127,7 +127,9 @@ def title_script(text: str) -> Script | None:
     # A Cyrillic function word or a word in lower case: the sentence itself is Cyrillic, not a quoted name.
     joined = False
     for word in _WORD_SCRIPT.findall(text):
-        if _CYRILLIC.search(word):
+        if word.isascii():  # letters of A-Z only, so Latin: no regex needed
+            latin += 1
+        elif _CYRILLIC.search(word):
             cyrillic += 1
             joined = joined or word.islower() or word.lower() in _CYRILLIC_FUNCTION_WORDS
         elif _LATIN.search(word):

@@ -21,7 +21,17 @@ from . import repair
 from .language import detect, script_of, title_script
 from .model import Bilingual, Document, Lang, Note, NoteKind, Reason, ReasonKind, Rejected, document_id
 from .publications import ALIASES, canonical
-from .summary import caption, english_summary, furniture, is_credit, list_header, opening_kind, prose
+from .summary import (
+    caption,
+    english_summary,
+    furniture,
+    is_credit,
+    list_header,
+    lowered,
+    may_contain,
+    opening_kind,
+    prose,
+)
 
 MAX_LINE = 20_000
 MAX_TITLE = 300  # a longer title is cut at a word boundary, with a warning
@@ -335,6 +345,10 @@ _DATE_FORMS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("month-d-y", re.compile(rf"(?i){_WEEKDAY}\b(?P<month>{_alternatives(_MONTHS)})\.?(?:\s+|-)(?P<d>\d{{1,2}})"
                              r"(?:st|nd|rd|th)?,?\s+(?P<y>\d{4})(?:(?!\d)|(?=\d{1,2}:\d{2}))")),
 )
+# Every match of the two forms with a month's name holds one of these (the shortest spellings: "sep" is in
+# "sept" and "september"): a line with none, as most source lines are, is spared their ~20 us searches.
+_MONTH_STEMS = tuple(sorted(name for name in _MONTHS if not any(other != name and other in name for other in _MONTHS)))
+_NAMED_FORMS = frozenset(("d-month-y", "month-d-y"))
 # What may follow a date and belongs to it: "р."/"року" after the year, a time (T10:36:00Z,
 # 17.40 BST, 10:36 a.m. UTC+2), then a note in brackets ("(оновлено 01.05.2025)").
 _DATE_TAIL = re.compile(
@@ -403,7 +417,10 @@ def _find_date(text: str) -> _DateMatch | None:
     if _NO_DIGIT.fullmatch(text):  # every form has a number: a line of names is settled at once
         return None
     best: tuple[str, re.Match[str]] | None = None
+    named = may_contain(text, _MONTH_STEMS)
     for form, pattern in _DATE_FORMS:
+        if not named and form in _NAMED_FORMS:
+            continue
         match = pattern.search(text)
         if match and (best is None or (match.start(), -match.end()) < (best[1].start(), -best[1].end())):
             best = form, match
@@ -448,6 +465,9 @@ _UPDATE = re.compile(r"(?i)^\W*(?:last\s+)?(?:оновлено|оновленн�
 _UPDATE_TAIL = re.compile(r"(?i)(?<![a-zа-яіїєґ(\[])(?:last\s+)?(?:updated|modified|upd\b|оновлено|оновлення)(?!\w).*$")
 _PUBLISHED = re.compile(r"(?i)(?<![a-zа-яіїєґ])(?:first\s+)?(?:published|posted|опубліковано|оприлюднено)(?:\s+on)?"
                         r"(?![a-zа-яіїєґ])\s*:?")
+# One of these is in every match of the pattern above them (the search costs several times the check).
+_UPDATE_WORDS = ("upd", "modified", "онов")
+_PUBLISHED_WORDS = ("published", "posted", "опубліковано", "оприлюднено")
 # "2 hours ago", "5 min read": a page's stamp that dates nothing.
 _RELATIVE = re.compile(r"(?i)\b\d+\s*(?:min(?:ute)?s?|hours?|hrs?|h|days?|weeks?|годин\w*|хвилин\w*|дн\w*)\s+"
                        r"(?:ago|read|тому)\b|\bmin read\b")
@@ -472,11 +492,11 @@ def _parse_source(line: str, number: int, notes: list[Note], later: list[Note]) 
     """Publication and date from a line such as `Time.- 13.09.2023`, `13.07.2024 - Reuters` or
     `Reuters | 2 March 2024`: the date is found wherever it is, and the rest names the publication.
     A missing date is noted in `later`: another header line may still give it."""
-    if (tail := _UPDATE_TAIL.search(line)) and tail.start() > 0:
+    if may_contain(line, _UPDATE_WORDS) and (tail := _UPDATE_TAIL.search(line)) and tail.start() > 0:
         notes.append(Note(f"update stamp left out of the source line: {tail[0][:60]!r}", number, info=True,
                           kind=NoteKind.HEADER))
         line = line[:tail.start()]
-    if _PUBLISHED.search(line):
+    if may_contain(line, _PUBLISHED_WORDS) and _PUBLISHED.search(line):
         line = _PUBLISHED.sub(" ", line).lstrip(_SEPARATOR_CHARS).rstrip()
     found = _find_date(line)
     if found is None:
@@ -558,7 +578,11 @@ class _Header:
 
 def _date_line(line: str, number: int, notes: list[Note]) -> tuple[bool, dt.date | None]:
     """Whether `line` is a date alone (a weekday, a time, "Published" around it), and that date."""
-    line = _PUBLISHED.sub(" ", _UPDATE_TAIL.sub("", line)).lstrip(_SEPARATOR_CHARS).rstrip()
+    if may_contain(line, _UPDATE_WORDS):
+        line = _UPDATE_TAIL.sub("", line)
+    if may_contain(line, _PUBLISHED_WORDS):
+        line = _PUBLISHED.sub(" ", line)
+    line = line.lstrip(_SEPARATOR_CHARS).rstrip()
     found = _find_date(line)
     if found is None or (line[:found.start] + line[found.end:]).strip(_SEPARATOR_CHARS + "·"):
         return False, None
@@ -631,7 +655,7 @@ def _header(lines: Sequence[Line], first_line: int, notes: list[Note]) -> _Heade
                 date, dated, date_line = found, True, number
             continue
         has_date = _find_date(line) is not None
-        if _RELATIVE.search(line) and not has_date and len(line) < 60:
+        if not has_date and len(line) < 60 and _RELATIVE.search(line):
             notes.append(Note(f"page time stamp left out: {line[:60]!r}", number, info=True, kind=NoteKind.HEADER))
             continue
         if source is None and (has_date or _outlet(line) or not (authors or _names_like(line))):
@@ -669,7 +693,7 @@ def _split_trailing_urls(text: str) -> tuple[str, list[str]]:
         urls.insert(0, url)
         text = parts[0] if len(parts) == 2 else ""
     text = text.strip()
-    if urls and (pointer := _POINTER.search(text, max(0, len(text) - 60))):
+    if urls and _pointer_end(text) and (pointer := _POINTER.search(text, max(0, len(text) - 60))):
         text = text[:pointer.start()].strip()  # "👉 https://…", "Джерело: https://…"
     if urls and stop and text and not text.endswith(_FINAL_PUNCT):
         text += stop
@@ -692,9 +716,11 @@ def _placeholder(text: str) -> bool:
     if ("дд" in low or "dd" in low or "lorem" in low or not any(c.isalpha() for c in low)) \
             and _PLACEHOLDER_MASK.search(text):
         return True
-    words = [word.strip(_PLACEHOLDER_PUNCT) for word in low.split()]
+    words = low.split()
     # Two words at least: a test's "## Title" is a title; "English title", "Заголовок українською" are not.
-    return len(words) >= 2 and all(not word or word in _PLACEHOLDER_WORDS for word in words)
+    # Stripped one at a time: a headline's first word settles it.
+    return len(words) >= 2 and all(not (bare := word.strip(_PLACEHOLDER_PUNCT)) or bare in _PLACEHOLDER_WORDS
+                                   for word in words)
 
 
 def _clean_title(text: str, source: str | None, line: int, notes: list[Note]) -> str:
@@ -763,12 +789,14 @@ def _one_document(lines: Sequence[Line]) -> None:
         if not _HEADING.match(line):
             text = True
             continue
+        if not text:  # a heading before any text (the titles) starts no second document
+            continue
         before = [item for item in lines[max(0, index - 4):index] if item[1]][-2:]
         if len(before) == 2 and (len(before[1][1]) > 100 or before[1][1].endswith(".")):
             before = before[1:]  # not an authors line between the source line and the title
         for position, (number, candidate) in enumerate(before):
             earlier = [item for item in lines[:index - len(before) + position] if item[1]]
-            if text and earlier and not _HEADING.match(earlier[-1][1]) and _looks_like_source(candidate):
+            if earlier and not _HEADING.match(earlier[-1][1]) and _looks_like_source(candidate):
                 raise Rejected(Reason(ReasonKind.TWO_DOCUMENTS, "a second document starts here (a source line and "
                                       "a title after the text); put each digest in a file of its own", number))
 
@@ -779,15 +807,33 @@ _POINTER = re.compile(r"(?i)(?:\s*(?:👉|👇|🔗|➡️?|→|⟶|>>|»)\s*|\s
                       r"|читати(?: більше| повністю)?|детальніше|source|link)\s*:?\s*)+$")
 _LANGUAGE_MARK = re.compile(r"(?i)\s*[(\[](?:англ\.?|англійською(?: мовою)?|eng?\.?|in english|мовою оригіналу"
                             r"|оригінал)[)\]]\.?$")
+_POINTER_MARKS = ("👉", "👇", "🔗", "➡", "➡\ufe0f", "→", "⟶", ">>", "»")
+_POINTER_WORDS = ("джерело", "посилання", "оригінал", "читати", "більше", "повністю", "детальніше", "source", "link")
+
+
+def _pointer_end(text: str) -> bool:
+    """False only when `text` (stripped) cannot end with _POINTER: a search of its last 60 characters
+    tries every alternative at each of them, and most summaries end on a sentence."""
+    if text.endswith(_POINTER_MARKS):
+        return True
+    core = text[:-1].rstrip() if text.endswith(":") else text
+    low = lowered(core[-12:])
+    return low is None or low.endswith(_POINTER_WORDS)
+
+
 # An embedded post's attribution: "— Володимир Зеленський (@ZelenskyyUa) 2 березня 2024".
 _ATTRIBUTION = re.compile(r"^[—–-]\s*[^\W\d_][^.!?]{1,60}?(?:\(@\w+\))?[^.!?]{0,40}$")
+
+
+_UNFINISHED_NOT = (*_FINAL_PUNCT, ")", "]", ":", "’", "'")
 
 
 def _unfinished(block: _Block) -> bool:
     """Whether the file's last paragraph stops mid-sentence: a file cut off (no full stop, no URL, and
     prose of some length, not a credit or a heading)."""
     text = block.text
-    if block.heading or len(text.split()) < 6 or text.endswith((*_FINAL_PUNCT, ")", "]", ":", "’", "'")):
+    # split(None, 5): six words at most are counted, not the whole last paragraph's.
+    if block.heading or text.endswith(_UNFINISHED_NOT) or len(text.split(None, 5)) < 6:
         return False
     if _url_of(text.rsplit(None, 1)[-1]) is not None or is_credit(text) or furniture(text):
         return False

@@ -6,7 +6,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from ..documents.model import Entry, Reason
+from ..documents.model import Entry, Lang, Reason
 from .entries import item
 from .html import CSS
 from .views import LANG_NAMES, FeedMeta, clean
@@ -15,6 +15,7 @@ STATUS_CSS = """
 .files{list-style:none;padding:0;margin:0}
 .files li{padding:.7rem 0;border-bottom:1px solid var(--line);font:15px/1.45 system-ui,sans-serif}
 .badge{display:inline-block;min-width:5.5rem;font-weight:600}
+.missing{color:#8a5a00}
 .rejected .badge{color:#b3261e}.warned .badge{color:#8a5a00}.published .badge{color:#1e7b34}
 .path{font-family:ui-monospace,monospace;word-break:break-all}
 .findings{margin:.3rem 0 0 1.2rem;padding:0}
@@ -45,6 +46,9 @@ def _file(f: dict[str, Any]) -> str:
         parts.append(f'<div class="meta">published {escape(f["published"][:16].replace("T", " "))} UTC'
                      f' · updated {escape(f["updated"][:16].replace("T", " "))} UTC'
                      f' · {escape(", ".join(LANG_NAMES[lang] for lang in f["languages"]) or "bilingual only")}</div>')
+    # Said apart from the warnings: a dropped paragraph's warning does not say it cost a whole feed.
+    for lang, why in (f.get("missing") or {}).items():
+        parts.append(f'<div class="missing">not in /{escape(lang)}/: {escape(why)}</div>')
     findings = [_finding(w["line"], w["message"], w.get("level", "warning")) for w in f["warnings"]]
     if f["reason"]:
         findings.insert(0, _finding(f["reason"]["line"], f["reason"]["text"]))
@@ -91,13 +95,21 @@ def preview_page(meta: FeedMeta, found: tuple[str, Entry, bool] | tuple[str, Rea
     entry = found[1]
     doc = entry.document
     warnings = "".join(_finding(w.line, w.text, "note" if w.info else "warning") for w in doc.warnings)
+    missing = doc.missing()
     parts = [f'<p class="path">{escape(path)}</p>']
     if warnings:
         parts.append(f'<p class="counts"><strong>Warnings:</strong></p><ul class="findings">{warnings}</ul>')
-    for lang, label in ((None, "Bilingual feed"), ("en", "English feed"), ("uk", "Ukrainian feed")):
+    views: tuple[tuple[Lang | None, str], ...] = ((None, "Bilingual feed"), ("en", "English feed"),
+                                                  ("uk", "Ukrainian feed"))
+    for lang, label in views:
         shown = item(meta, lang, entry, base_url) if lang is None or lang in doc.languages else None
         if shown is None:
-            parts.append(f"<h2>{label}</h2><p>Not in this feed: no headline and text in this language.</p>")
+            # The parser's own reason: a generic "no headline and text" was wrong for a Russian
+            # summary under a Ukrainian headline. It stays for the bilingual feed, which only a
+            # document built by hand can be missing from.
+            why = missing.get(lang, "") if lang is not None else ""
+            why = why or "no headline and text in this language"
+            parts.append(f"<h2>{label}</h2><p>Not in this feed: {escape(why)}.</p>")
             continue
         summary = f"<p><em>Summary:</em> {escape(shown.summary)}</p>" if shown.summary else ""
         parts.append(f'<h2>{label}</h2><div class="entry"><h3><a href="{escape(shown.texts.link)}">'
