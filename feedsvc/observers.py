@@ -28,7 +28,6 @@ import ctypes
 import errno
 import logging
 import os
-import stat
 import sys
 import threading
 import time
@@ -100,7 +99,8 @@ _previous_hook: Callable[[threading.ExceptHookArgs], Any] | None = None
 def _excepthook(args: threading.ExceptHookArgs) -> None:
     tracker = _owners.get(args.thread) if args.thread is not None else None
     if tracker is not None and args.exc_value is not None:
-        tracker.died(args.thread.name if args.thread is not None else "?", args.exc_value)
+        thread = args.thread
+        tracker.died(f"{type(thread).__name__} ({thread.name})" if thread is not None else "?", args.exc_value)
     elif _previous_hook is not None:
         _previous_hook(args)
 
@@ -390,8 +390,3 @@ def describe(exc: OSError) -> str:
         return "permission denied"
     return exc.strerror or str(exc)
 
-
-def is_folder(path: str) -> bool:
-    with contextlib.suppress(OSError):
-        return stat.S_ISDIR(os.stat(path).st_mode)
-    return False
