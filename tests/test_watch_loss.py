@@ -324,7 +324,9 @@ async def test_a_dead_watchdog_thread_is_noticed(seeds: Path, mode: str) -> None
     try:
         assert watcher.alive and watcher.effective == mode
         assert len(watcher.threads) >= 2, watcher.threads  # the observer's own and its emitter's at least
-        emitter = next(t for t in watcher.threads if hasattr(t, "queue_events"))
+        # The seeds folder's emitter (another watches the pings' folder).
+        emitter = next(t for t in watcher.threads
+                       if hasattr(t, "queue_events") and str(getattr(t, "watch", None) and t.watch.path) == str(seeds))
 
         def broken(*args: Any) -> None:
             raise RuntimeError("simulated failure")
