@@ -173,23 +173,36 @@ def _strip_characters(text: str, notes: list[Note]) -> str:
 
 def _lines(text: str, notes: list[Note], suspect: bool = True) -> list[Line]:
     """The lines of `text`, stripped and numbered as written; `suspect`: it may hold mojibake."""
-    text = repair.word_controls(text.replace("\r\n", "\n").replace("\r", "\n"), notes)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = repair.word_controls(text, notes)
     if suspect:
         text = repair.mojibake(text, notes)
-    if _ODD.search(text):
-        text = _strip_characters(text, notes)
-    if "  " in text or _ODD_BLANK.search(text):
-        text = _BLANKS.sub(" ", text)  # odd spaces and runs of spaces, in one pass
     rows = text.split("\n")
-    if "\u2028" in text or "\u2029" in text:
-        lines = [(n, part.strip()) for n, row in enumerate(rows, 1) for part in _LINE_SEPARATORS.split(row)]
-    else:
+    if all(map(str.isprintable, rows)):
+        # Every character _ODD, _ODD_BLANK or _LINE_SEPARATORS matches is unprintable (tests/test_parse_lines.py
+        # checks each code point): a printable text, as most are, is spared their scans (~20 us each).
+        if "  " in text:
+            text = _BLANKS.sub(" ", text)
+            rows = text.split("\n")
         lines = [(n, row.strip()) for n, row in enumerate(rows, 1)]
-    for number, line in lines:
-        if len(line) > MAX_LINE:
-            raise Rejected(Reason(ReasonKind.LONG_LINE, f"line is {len(line)} characters long (limit {MAX_LINE})",
-                                  number))
-    lines = repair.fences(lines, notes)
+    else:
+        if _ODD.search(text):
+            text = _strip_characters(text, notes)
+        if "  " in text or _ODD_BLANK.search(text):
+            text = _BLANKS.sub(" ", text)  # odd spaces and runs of spaces, in one pass
+        rows = text.split("\n")
+        if "\u2028" in text or "\u2029" in text:
+            lines = [(n, part.strip()) for n, row in enumerate(rows, 1) for part in _LINE_SEPARATORS.split(row)]
+        else:
+            lines = [(n, row.strip()) for n, row in enumerate(rows, 1)]
+    if len(text) > MAX_LINE:  # no line is longer than the text
+        for number, line in lines:
+            if len(line) > MAX_LINE:
+                raise Rejected(Reason(ReasonKind.LONG_LINE, f"line is {len(line)} characters long (limit {MAX_LINE})",
+                                      number))
+    if "```" in text or "~~~" in text:  # what every fence starts with
+        lines = repair.fences(lines, notes)
     if not any(line for _, line in lines):
         raise Rejected(Reason(ReasonKind.EMPTY, "empty file (no text)"))
     return lines

@@ -218,15 +218,39 @@ def _fix(pieces: list[str]) -> list[str]:
     return [part.strip() for s in out for part in _split_acronyms(s) if part.strip()]
 
 
-def sentences(paragraph: str) -> list[str]:
-    """The sentences of one paragraph: pysbd where the boundary is ambiguous, plus fixes."""
-    out: list[str] = []
+def _pieces(paragraph: str) -> Iterator[str]:
     for chunk in _plain_chunks(paragraph.strip()):
         if _INNER_STOP.search(chunk.rstrip("\"”’) .!?")):
-            out.extend(_fix(_segmenter().segment(chunk)))
+            yield from _fix(_segmenter().segment(chunk))
         elif chunk.strip():
-            out.append(chunk.strip())
-    return _fix(out)
+            yield chunk.strip()
+
+
+def _fixed(pieces: Iterator[str]) -> Iterator[str]:
+    """_fix(list(pieces)), one sentence at a time: a sentence is given once the piece after it does not
+    join it, so a summary that needs a paragraph's first sentences leaves the rest unsplit."""
+    last: str | None = None
+    for piece in (p.strip() for p in pieces):
+        if not piece:
+            continue
+        if last is not None and _joins(last, piece):
+            last = f"{last}{piece}" if _CLOSERS.match(piece) else f"{last} {piece}"
+            continue
+        if last is not None:
+            yield from (part.strip() for part in _split_acronyms(last) if part.strip())
+        last = piece
+    if last is not None:
+        yield from (part.strip() for part in _split_acronyms(last) if part.strip())
+
+
+def iter_sentences(paragraph: str) -> Iterator[str]:
+    """sentences(paragraph), lazily."""
+    return _fixed(_pieces(paragraph))
+
+
+def sentences(paragraph: str) -> list[str]:
+    """The sentences of one paragraph: pysbd where the boundary is ambiguous, plus fixes."""
+    return list(iter_sentences(paragraph))
 
 
 def _article_sentences(paragraphs: Sequence[str]) -> Iterator[str]:
@@ -240,7 +264,7 @@ def _article_sentences(paragraphs: Sequence[str]) -> Iterator[str]:
             continue
         if whole and not prose(paragraph) and not paragraph.rstrip().endswith(":"):
             continue
-        for sentence in sentences(strip_dateline(paragraph) if first else paragraph):
+        for sentence in iter_sentences(strip_dateline(paragraph) if first else paragraph):
             yield "" if sentence.endswith(":") else sentence
         first = False
 
