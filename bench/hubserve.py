@@ -14,8 +14,8 @@ from __future__ import annotations
 import functools
 import sys
 
-import feedsvc.websub.hub as hub
-from feedsvc.websub.limits import Limits
+import feedsvc.push.websub.hub as hub
+from feedsvc.push.websub.limits import Limits
 
 _SHIPPED = Limits()
 DISTINCT_HOSTS = {"subscriptions_per_host": _SHIPPED.subscriptions_max, "intents_per_host": _SHIPPED.intents_max,
@@ -23,6 +23,6 @@ DISTINCT_HOSTS = {"subscriptions_per_host": _SHIPPED.subscriptions_max, "intents
 
 if __name__ == "__main__":
     hub.Limits = functools.partial(Limits, **DISTINCT_HOSTS)  # type: ignore[misc]
-    from feedsvc.cli import main
+    from feedsvc.cli.main import main
 
     sys.exit(main(sys.argv[2:]))

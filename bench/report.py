@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from feedsvc.websub.limits import Limits
+from feedsvc.push.websub.limits import Limits
 
 HUB = Limits()  # the hub's shipped bounds, named in the WebSub section's method
 

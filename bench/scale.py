@@ -27,7 +27,7 @@ def _render_stats(svc: Feedsvc) -> tuple[float, float]:
 
 
 def _schema_version() -> int:
-    from feedsvc.index import SCHEMA_VERSION
+    from feedsvc.store.index import SCHEMA_VERSION
 
     return SCHEMA_VERSION
 

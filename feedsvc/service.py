@@ -6,22 +6,23 @@ import asyncio
 import logging
 from collections.abc import Collection, Sequence
 
-from .connections import Protection
+from feedsvc.http.connections import Protection
+from feedsvc.ingest.ingest import Ingest, Outcome
+from feedsvc.ingest.pool import Parsers
+from feedsvc.ops.health import Concern, Health, Problem
+from feedsvc.ops.metrics import Metrics
+from feedsvc.pipeline import Sync
+from feedsvc.publish.publisher import Publisher
+from feedsvc.push.edge import Edges
+from feedsvc.push.websub import Hub
+from feedsvc.push.websub.model import Change
+from feedsvc.store.index import Index
+from feedsvc.store.worker import Worker
+
 from .documents import words
 from .documents.model import LANGS, Lang
 from .documents.words import Match
-from .edge import Edges
-from .health import Concern, Health, Problem
-from .index import Index
-from .ingest import Ingest, Outcome
-from .metrics import Metrics
-from .pool import Parsers
-from .publisher import Publisher
 from .settings import Settings
-from .sync import Sync
-from .websub import Hub
-from .websub.model import Change
-from .worker import Worker
 
 log = logging.getLogger("feedsvc.service")
 

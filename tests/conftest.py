@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from feedsvc.app import create_app
+from feedsvc.http.app import create_app
 from feedsvc.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,7 +89,7 @@ def health(server: Server) -> tuple[int, dict[str, Any]]:
 def _fork_server() -> None:
     """The parser processes' fork server, started from the main thread as `feedsvc serve` does: it
     dies with the thread that started it (PR_SET_PDEATHSIG), and a test's executor thread is short-lived."""
-    from feedsvc import pool
+    from feedsvc.ingest import pool
 
     pool.start_server()
 

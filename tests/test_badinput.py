@@ -274,8 +274,8 @@ async def test_file_deleted_between_event_and_read(seeds: Path, state: Path, sta
 
 def test_ingest_of_a_vanished_path_is_a_no_op(tmp_path: Path) -> None:
     """The deterministic form of the race: an event names a file that is already gone."""
-    from feedsvc.index import Index
-    from feedsvc.ingest import Ingest
+    from feedsvc.ingest.ingest import Ingest
+    from feedsvc.store.index import Index
 
     root = tmp_path / "seeds"
     root.mkdir()
@@ -291,9 +291,9 @@ def test_ingest_of_a_vanished_path_is_a_no_op(tmp_path: Path) -> None:
 
 def test_file_swapped_for_symlink_or_fifo_after_lstat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Between lstat and open the file becomes a symlink to a secret, or a FIFO: never read, never hangs."""
-    from feedsvc import ingest as ingest_module
-    from feedsvc.index import Index
-    from feedsvc.ingest import Ingest
+    from feedsvc.ingest import ingest as ingest_module
+    from feedsvc.ingest.ingest import Ingest
+    from feedsvc.store.index import Index
 
     root = tmp_path / "seeds"
     root.mkdir()

@@ -29,9 +29,9 @@ from conftest import Server, health, make_doc, write
 from feeds import metric
 from test_watch_loss import WrappedServer, healthy, served, wait, wrapped_servers
 
-from feedsvc import connections
-from feedsvc.connections import HEADER_TIMEOUT
-from feedsvc.health import Concern
+from feedsvc.http import connections
+from feedsvc.http.connections import HEADER_TIMEOUT
+from feedsvc.ops.health import Concern
 
 SLOW = 300
 HARD = 256
@@ -300,7 +300,7 @@ TOKEN = "editor-token-for-the-test"
 
 
 def _patched_server(server_factory: Any, seeds: Path, state: Path, patch: str) -> Server:
-    code = f"import sys\nimport aiohttp.web_protocol as wp\n{patch}\nfrom feedsvc.cli import main\n" \
+    code = f"import sys\nimport aiohttp.web_protocol as wp\n{patch}\nfrom feedsvc.cli.main import main\n" \
            "sys.exit(main(sys.argv[4:]))"  # argv: -c, python, -m, feedsvc, serve ...
     server: Server = server_factory(seeds, state, "--editor-token", TOKEN, wrapper=[sys.executable, "-c", code])
     return server

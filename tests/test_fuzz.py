@@ -27,8 +27,8 @@ from feedsvc.documents.files import classify
 from feedsvc.documents.model import ReasonKind, Rejected, document_id
 from feedsvc.documents.parse import parse_document
 from feedsvc.feeds import VIEWS, FeedMeta, Page, render, render_home
-from feedsvc.index import Index
-from feedsvc.ingest import Ingest
+from feedsvc.ingest.ingest import Ingest
+from feedsvc.store.index import Index
 
 FAST = int(os.environ.get("FEEDSVC_FUZZ_EXAMPLES", "60"))
 END_TO_END = max(8, FAST // 100) if "FEEDSVC_FUZZ_EXAMPLES" in os.environ else 8

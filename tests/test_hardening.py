@@ -21,8 +21,8 @@ from feeds import FEEDS, fetch, ids
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feedsvc.index import Index
-from feedsvc.ingest import Ingest
+from feedsvc.ingest.ingest import Ingest
+from feedsvc.store.index import Index
 
 YEAR_2400 = int(dt.datetime(2400, 1, 1, tzinfo=dt.UTC).timestamp())
 

@@ -13,7 +13,7 @@ import pytest
 from conftest import SEED, write
 from feeds import fetch
 
-from feedsvc.health import Concern
+from feedsvc.ops.health import Concern
 
 TOKEN = "correct-horse-battery-staple"
 SECRET = "leaked-draft-kuleba-interview.txt"

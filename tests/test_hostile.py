@@ -306,7 +306,7 @@ def test_openapi_describes_every_route() -> None:
 
     from conftest import settings_for
 
-    from feedsvc.app import create_app
+    from feedsvc.http.app import create_app
     with tempfile.TemporaryDirectory() as tmp:
         (P(tmp) / "s").mkdir()
         app = create_app(settings_for(P(tmp) / "s", P(tmp) / "st"))

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from feedsvc import index as index_module
 from feedsvc.documents.model import Bilingual, Document, Lang, Reason, ReasonKind, document_id
 from feedsvc.documents.publications import Topic
 from feedsvc.documents.words import query
-from feedsvc.index import NO_VERSIONS, SCHEMA_VERSION, FileState, Index, Row, Versions, ns_to_datetime
+from feedsvc.store import index as index_module
+from feedsvc.store.index import NO_VERSIONS, SCHEMA_VERSION, FileState, Index, Row, Versions, ns_to_datetime
 
 SECOND = 1_000_000_000
 DAY = 86_400 * SECOND

@@ -17,8 +17,8 @@ import pytest
 from conftest import write
 
 from feedsvc.documents.model import Bilingual, Document, Reason, ReasonKind, document_id
-from feedsvc.index import Index
-from feedsvc.ingest import Ingest, Job, Loaded, Parsed, Read, Same, Unsettled
+from feedsvc.ingest.ingest import Ingest, Job, Loaded, Parsed, Read, Same, Unsettled
+from feedsvc.store.index import Index
 
 MIB = 1024 * 1024
 NO_TITLE = Reason(ReasonKind.NO_TITLE, "no title line", line=1)

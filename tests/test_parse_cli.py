@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from feedsvc.parse_cli import parse_command
+from feedsvc.cli.parse import parse_command
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "000_1376dc493dc06474.txt"

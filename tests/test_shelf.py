@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from feedsvc.shelf import Rendered, Shelf
+from feedsvc.publish.shelf import Rendered, Shelf
 
 UPDATED = dt.datetime(2024, 1, 2, 3, 4, 5, 678901, tzinfo=dt.UTC)
 EXTRA = {"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"}

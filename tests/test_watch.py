@@ -290,7 +290,7 @@ async def test_bulk_load_in_parser_processes_matches_one_file_at_a_time(
     """A cold start over 1,100 files (a parser process per core) publishes exactly what the same
     files give when they arrive a hundred at a time (the one steady parser process), and the bulk
     load's processes go when it is done."""
-    from feedsvc import pool
+    from feedsvc.ingest import pool
 
     for n in range(pool.POOL_MIN + 100):
         write(seeds, f"bulk-{n:04d}.txt", make_doc(n, date=f"{1 + n % 28:02d}.10.2024"))
@@ -354,7 +354,7 @@ async def test_without_parser_processes_the_service_parses_itself(
         caplog: pytest.LogCaptureFixture) -> None:
     """Where no parser process can start (no writable temporary folder for the fork server, say),
     documents are still published, parsed on the service's worker thread, and the log says why."""
-    from feedsvc import pool
+    from feedsvc.ingest import pool
 
     def refuse() -> None:
         raise OSError("no writable temporary folder")

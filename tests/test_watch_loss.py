@@ -315,7 +315,7 @@ def test_event_queue_overflow_while_stopped_rescans_at_once(seeds: Path, state: 
 @pytest.mark.parametrize("mode", ["inotify", "polling"])
 async def test_a_dead_watchdog_thread_is_noticed(seeds: Path, mode: str) -> None:
     """Any thread of the observer that dies is seen: its emitter here, through threading.excepthook."""
-    from feedsvc.watcher import Watcher
+    from feedsvc.watch.watcher import Watcher
 
     calls: list[set[str]] = []
     watcher = Watcher(seeds, mode=mode, debounce=0.01, poll_interval=0.05,  # type: ignore[arg-type]

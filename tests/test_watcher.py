@@ -24,7 +24,7 @@ from watchdog.events import (
     FileSystemEvent,
 )
 
-from feedsvc.watcher import SETTLE, Watcher, _Batcher
+from feedsvc.watch.watcher import SETTLE, Watcher, _Batcher
 
 DEBOUNCE = 0.01
 POLL = 0.05

@@ -42,8 +42,8 @@ from test_websub_harness import (
 from werkzeug.serving import make_server
 
 from feedsvc.feeds import VIEWS
-from feedsvc.metrics import Metrics
-from feedsvc.websub import Change, Hub
+from feedsvc.ops.metrics import Metrics
+from feedsvc.push.websub import Change, Hub
 
 ATOM_BODY = b'<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom"><id>t</id></feed>'
 

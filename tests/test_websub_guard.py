@@ -22,11 +22,11 @@ from test_websub_harness import (
     subscriber_fixture,  # noqa: F401
 )
 
-from feedsvc.websub import Guard, GuardedResolver, Limits, Refused
-from feedsvc.websub.client import open_session
-from feedsvc.websub.deliver import deliver
-from feedsvc.websub.guard import refused
-from feedsvc.websub.model import Job, Outcome, Subscription
+from feedsvc.push.websub import Guard, GuardedResolver, Limits, Refused
+from feedsvc.push.websub.client import open_session
+from feedsvc.push.websub.deliver import deliver
+from feedsvc.push.websub.guard import refused
+from feedsvc.push.websub.model import Job, Outcome, Subscription
 
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 

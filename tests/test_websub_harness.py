@@ -24,8 +24,8 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from conftest import BASE, settings_for
 
 from feedsvc.feeds import VIEWS
-from feedsvc.metrics import Metrics
-from feedsvc.websub import Change, Hub, Limits
+from feedsvc.ops.metrics import Metrics
+from feedsvc.push.websub import Change, Hub, Limits
 
 ATOM = f"{BASE}/feed.atom"
 RSS = f"{BASE}/feed.rss"

@@ -32,9 +32,9 @@ from test_websub_harness import (
     subscriber_fixture,  # noqa: F401
 )
 
-from feedsvc.metrics import Metrics
-from feedsvc.websub import Hub, Limits, Mode
-from feedsvc.websub.store import Store
+from feedsvc.ops.metrics import Metrics
+from feedsvc.push.websub import Hub, Limits, Mode
+from feedsvc.push.websub.store import Store
 
 ATOM_FULL = b'<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom"><entry/><entry/></feed>'
 ATOM_FRESH = b'<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom"><entry/></feed>'

@@ -18,10 +18,10 @@ from test_websub_harness import (
     loopback_only_fixture,  # noqa: F401  (autouse: nothing leaves loopback)
 )
 
-from feedsvc.metrics import Metrics
+from feedsvc.ops.metrics import Metrics
+from feedsvc.push.websub import Change, Hub, Limits, Pinger, hub_url, json_hubs, link_header
+from feedsvc.push.websub.stats import hub_metrics
 from feedsvc.settings import Settings
-from feedsvc.websub import Change, Hub, Limits, Pinger, hub_url, json_hubs, link_header
-from feedsvc.websub.stats import hub_metrics
 
 
 def test_link_header_embedded_and_external_hubs(tmp_path: Path) -> None:

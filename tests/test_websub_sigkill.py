@@ -30,9 +30,9 @@ from feedsvc.settings import Settings
 CHILD = r"""
 import asyncio, json, sys
 from aiohttp import web
-from feedsvc.metrics import Metrics
+from feedsvc.ops.metrics import Metrics
 from feedsvc.settings import Settings
-from feedsvc.websub import Change, Hub, Limits
+from feedsvc.push.websub import Change, Hub, Limits
 
 async def main():
     settings = Settings.build(json.loads(sys.argv[1]), env={})

@@ -1,0 +1,1 @@
+"""The aiohttp application: routes, conditional GET, the connection guard, the newsroom pages."""

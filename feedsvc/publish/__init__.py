@@ -1,0 +1,1 @@
+"""Rendering the views a change touched, once, and keeping the bytes every request is served from."""

@@ -1,0 +1,1 @@
+"""Telling others of a change: the WebSub hub, and refreshing the nginx edge."""
