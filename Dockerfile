@@ -23,19 +23,20 @@ ENV PATH=/opt/feedsvc/bin:$PATH
 
 WORKDIR /src
 
-# Dependencies first, read from pyproject.toml alone, so that editing the code
-# does not reinstall them (tomllib: Python >= 3.11, which the project requires).
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
- && pip install --no-cache-dir -r /tmp/requirements.txt \
- && rm /tmp/requirements.txt
+# Dependencies first, exactly the lock (`make lock`; every package pinned, with hashes, for every
+# platform and Python >= 3.11 at once), so that editing the code does not reinstall them. The build
+# backend (setuptools, build.txt) goes in before: feedgen (an sdist) and feedsvc are built with it,
+# without build isolation, so nothing unlocked is fetched.
+COPY requirements/build.txt requirements/service.txt ./requirements/
+RUN pip install --no-cache-dir --require-hashes --no-deps -r requirements/build.txt \
+ && pip install --no-cache-dir --require-hashes --no-deps --no-build-isolation -r requirements/service.txt
 
-# Then the package itself (its dependencies are satisfied already).
-COPY README.md ./
+# Then the package itself, without dependencies (the lock has them all: pip check says so).
+COPY pyproject.toml README.md ./
 COPY feedsvc ./feedsvc
 # pip and setuptools are not needed at run time: drop them from the venv that is shipped.
-RUN pip install --no-cache-dir . \
+RUN pip install --no-cache-dir --no-deps --no-build-isolation . \
+ && pip check \
  && feedsvc serve --help >/dev/null \
  && python -m pip uninstall -y -q pip setuptools wheel
 
