@@ -17,6 +17,13 @@ from .documents.parse import DEFAULT_MAX_BYTES
 
 ENV_PREFIX = "FEEDSVC_"
 
+# Page sizes: how many entries a feed page, or files a newsroom status page, lists.
+DEFAULT_PAGE_SIZE = 50  # a feed page without ?limit= (the page_size setting's default)
+# The most one page may list, whatever ?limit= or page_size asks: it bounds what one request
+# costs (a ?limit=500 Atom page of real digests is ~4.6 MB, ~100 ms of rendering).
+MAX_LIMIT = 500
+NEWSROOM_PAGE_SIZE = 100  # files on /status and /status.json without ?limit=
+
 
 class SettingsError(Exception):
     """A setting that stops the start; the message is the one line shown to the operator."""
@@ -79,7 +86,8 @@ SPEC: tuple[Setting, ...] = (
     Setting("seeds", "./seeds", "folder of documents to publish (watched, subfolders too)"),
     Setting("host", "127.0.0.1", "address to listen on"),
     Setting("port", 8080, "port to listen on", int),
-    Setting("base_url", None, "absolute public URL of the service; unset: taken from each request", _optional),
+    Setting("base_url", None, "absolute public URL of the service; unset: the bound address, or what a "
+            "trusted proxy's headers name", _optional),
     Setting("state_dir", "./var", "folder for the SQLite index"),
     Setting("watch", "inotify", "how to follow the folder: inotify events, or polling for network and bind mounts",
             str, ("inotify", "polling")),
@@ -94,7 +102,7 @@ SPEC: tuple[Setting, ...] = (
     Setting("tag_authority", "feedsvc.localhost,2026",
             "authority and date of tag: URIs (RFC 4151), e.g. example.org,2026"),
     Setting("language", "uk", "primary language of the bilingual feed", str, ("uk", "en")),
-    Setting("page_size", 50, "entries per feed page by default", int),
+    Setting("page_size", DEFAULT_PAGE_SIZE, "entries per feed page by default", int),
     Setting("max_age", 300, "Cache-Control max-age of feeds, in seconds", int),
     Setting("shared_max_age", 1, "Cache-Control s-maxage of feeds and pages: seconds a shared cache (nginx, "
             "a CDN) answers before it revalidates by ETag (never above max-age); readers keep max-age", int),
@@ -199,8 +207,8 @@ class Settings:
                 return name, "must be a positive number of seconds"
         if self.rescan_interval < 0:
             return "rescan_interval", "must be 0 (off) or a positive number of seconds"
-        if not 1 <= self.page_size <= 500:
-            return "page_size", f"{self.page_size} is outside 1-500"
+        if not 1 <= self.page_size <= MAX_LIMIT:
+            return "page_size", f"{self.page_size} is outside 1-{MAX_LIMIT}"
         if self.max_bytes < 1024:
             return "max_bytes", f"{self.max_bytes} is too small (at least 1024)"
         if self.max_age < 0:
@@ -231,6 +239,18 @@ class Settings:
             return ipaddress.ip_address(self.host).is_loopback
         except ValueError:
             return False
+
+    def trusted_proxy(self, address: str | None) -> bool:
+        """Whether a peer address (as aiohttp reports it; an IPv6 zone allowed) is one of the
+        trusted proxies, whose X-Forwarded-* headers may then say who the client is and what
+        URL it asked for."""
+        if not self.trusted_proxies or not address:
+            return False
+        try:
+            ip = ipaddress.ip_address(address.split("%", 1)[0])
+        except ValueError:
+            return False
+        return any(ip in network for network in self.trusted_proxies)  # False across IP versions
 
     @property
     def bound_url(self) -> str:

@@ -6,16 +6,28 @@ from html import escape
 from urllib.parse import quote
 from xml.sax.saxutils import quoteattr
 
-from ..documents.model import LANGS, Entry, Lang
+from ..documents.model import Entry, Lang
 from ..documents.publications import AUTHOR, PUBLICATION, Topic
 from .entries import texts
 from .html import CSS
-from .views import FORMAT_NAMES, LANG_NAMES, MEDIA_TYPES, VIEWS, FeedMeta, View, clean, feed_path, quote_id
+from .views import (
+    BILINGUAL,
+    FORMAT_NAMES,
+    LANG_NAMES,
+    MEDIA_TYPES,
+    VIEW_LANGS,
+    VIEWS,
+    FeedMeta,
+    View,
+    clean,
+    feed_path,
+    quote_id,
+)
 
 Counts = dict[Lang | None, int]
 TopicRow = tuple[str, str, Counts]  # slug, name, documents per view
 _ATOM_VIEWS = [v for v in VIEWS if v.fmt == "atom"]
-_LANGUAGE_LABEL: dict[Lang | None, str] = {None: "bilingual", "en": LANG_NAMES["en"], "uk": LANG_NAMES["uk"]}
+_LANGUAGE_LABEL: dict[Lang | None, str] = {BILINGUAL: "bilingual", "en": LANG_NAMES["en"], "uk": LANG_NAMES["uk"]}
 
 
 def opml(meta: FeedMeta, publications: list[TopicRow], base_url: str) -> bytes:
@@ -66,7 +78,7 @@ def _feed_links(base_url: str, topic: Topic | None, counts: Counts, q: str | Non
     empty: subscribing to a search is for what is still to come."""
     query = f"?q={quote(q, safe='')}" if q else ""
     cells = []
-    for lang in (None, *LANGS):
+    for lang in VIEW_LANGS:
         if not counts.get(lang) and not q:
             cells.append("<td>—</td>")
             continue
@@ -78,7 +90,7 @@ def _feed_links(base_url: str, topic: Topic | None, counts: Counts, q: str | Non
 
 def topics_page(meta: FeedMeta, publications: list[TopicRow], authors: list[TopicRow], base_url: str) -> bytes:
     """Every publication and author with their counts and feeds, per language."""
-    head_cells = "".join(f"<th>{_LANGUAGE_LABEL[lang]}</th>" for lang in (None, *LANGS))
+    head_cells = "".join(f"<th>{_LANGUAGE_LABEL[lang]}</th>" for lang in VIEW_LANGS)
     sections = []
     for heading, kind, rows in (("Publications", PUBLICATION, publications), ("Authors", AUTHOR, authors)):
         body = "".join(f"<tr><th>{escape(name)}</th>{_feed_links(base_url, Topic(kind, slug), counts)}</tr>"
@@ -108,7 +120,7 @@ def search_page(meta: FeedMeta, q: str | None, results: list[Entry], counts: Cou
         items.append(f'<article id="{escape(quote_id(entry.document.id))}"><h3><a href="{escape(t.link)}">'
                      f'{escape(title)}</a></h3><p class="meta">{escape(t.byline)}</p></article>')
     found = "".join(items) or "<p>Nothing matches yet. The feeds below will show what does.</p>"
-    feeds = (f"<table><thead><tr>{''.join(f'<th>{_LANGUAGE_LABEL[lang]}</th>' for lang in (None, *LANGS))}"
+    feeds = (f"<table><thead><tr>{''.join(f'<th>{_LANGUAGE_LABEL[lang]}</th>' for lang in VIEW_LANGS)}"
              f"</tr></thead><tbody><tr>{_feed_links(base_url, None, counts, q)}"
              "</tr></tbody></table>")
     return _page(meta, f"Search: {q}", head, f"{form}<section><h2>Subscribe to this search</h2>{feeds}</section>"

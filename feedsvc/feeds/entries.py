@@ -17,7 +17,7 @@ from functools import lru_cache
 
 from ..documents.model import LANGS, Document, Entry, Lang
 from ..documents.publications import canonical
-from .views import LANG_LABELS, TITLE_SEPARATOR, FeedMeta, clean, entry_id, quote_id, utc
+from .views import BILINGUAL, LANG_LABELS, TITLE_SEPARATOR, FeedMeta, clean, entry_id, quote_id, utc
 
 
 def _escape(text: str) -> str:
@@ -146,7 +146,7 @@ def item(meta: FeedMeta, lang: Lang | None, entry: Entry, base_url: str) -> Item
     t = texts(entry.document, base_url)
     if not t.title:  # the parser rejects such a document; one built by hand has no entry
         return None
-    if lang is None:
+    if lang is BILINGUAL:
         title, title_lang, summary, summary_html, content = _bilingual(meta, t)
         content = _corrections_html(meta.order, entry) + content
         summary_lang = next(iter(t.summary)) if len(t.summary) == 1 else None

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from html import escape
 
-from ..documents.model import LANGS, Entry, Lang
+from ..documents.model import Entry, Lang
 from .entries import texts
 from .views import (
+    BILINGUAL,
     FAVICON_ICO,
     FORMAT_NAMES,
     ICON,
     LANG_NAMES,
     MEDIA_TYPES,
+    VIEW_LANGS,
     VIEWS,
     FeedMeta,
     Page,
@@ -82,9 +84,9 @@ def _article(meta: FeedMeta, entry: Entry, base_url: str) -> str:
 def _subscribe(meta: FeedMeta, base_url: str) -> str:
     ui = UI[meta.language]
     rows = []
-    for lang in (None, *LANGS):
-        name = ui["bilingual"] if lang is None else LANG_NAMES[lang]
-        th = f"<th>{name}</th>" if lang is None else f'<th lang="{lang}">{name}</th>'
+    for lang in VIEW_LANGS:
+        name = ui["bilingual"] if lang is BILINGUAL else LANG_NAMES[lang]
+        th = f"<th>{name}</th>" if lang is BILINGUAL else f'<th lang="{lang}">{name}</th>'
         cells = "".join(f'<td><a href="{escape(base_url + v.path)}" type="{MEDIA_TYPES[v.fmt]}">'
                         f"{FORMAT_NAMES[v.fmt]}</a></td>" for v in VIEWS if v.lang == lang)
         rows.append(f"<tr>{th}{cells}</tr>")

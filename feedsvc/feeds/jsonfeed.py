@@ -6,7 +6,7 @@ import json
 
 from ..documents.model import LANGS
 from .entries import Item
-from .views import FAVICON, ICON, FeedMeta, Page, View, clean, feed_title, paging_links, self_url, utc
+from .views import BILINGUAL, FAVICON, ICON, FeedMeta, Page, View, clean, feed_title, paging_links, self_url, utc
 
 JSONFEED_VERSION = "https://jsonfeed.org/version/1.1"
 
@@ -50,7 +50,7 @@ def render_json(meta: FeedMeta, view: View, page: Page, base_url: str, items: li
             obj["tags"] = [t.publication]
         record: dict[str, object] = {"source": t.source or None, "publication": t.publication or None,
                                      "date": t.date.isoformat() if t.date else None, "authors": list(t.authors)}
-        if view.lang is None:
+        if view.lang is BILINGUAL:
             record = {"title": {lg: t.title.get(lg) for lg in LANGS},
                       "summary": {lg: t.summary.get(lg) for lg in LANGS},
                       "languages": [lg for lg in LANGS if lg in t.title], **record}

@@ -9,7 +9,7 @@ from typing import Any
 from ..documents.model import Entry, Lang, Reason
 from .entries import item
 from .html import CSS
-from .views import LANG_NAMES, FeedMeta, clean
+from .views import BILINGUAL, LANG_NAMES, FeedMeta, clean
 
 STATUS_CSS = """
 .files{list-style:none;padding:0;margin:0}
@@ -99,15 +99,15 @@ def preview_page(meta: FeedMeta, found: tuple[str, Entry, bool] | tuple[str, Rea
     parts = [f'<p class="path">{escape(path)}</p>']
     if warnings:
         parts.append(f'<p class="counts"><strong>Warnings:</strong></p><ul class="findings">{warnings}</ul>')
-    views: tuple[tuple[Lang | None, str], ...] = ((None, "Bilingual feed"), ("en", "English feed"),
+    views: tuple[tuple[Lang | None, str], ...] = ((BILINGUAL, "Bilingual feed"), ("en", "English feed"),
                                                   ("uk", "Ukrainian feed"))
     for lang, label in views:
-        shown = item(meta, lang, entry, base_url) if lang is None or lang in doc.languages else None
+        shown = item(meta, lang, entry, base_url) if lang is BILINGUAL or lang in doc.languages else None
         if shown is None:
             # The parser's own reason: a generic "no headline and text" was wrong for a Russian
             # summary under a Ukrainian headline. It stays for the bilingual feed, which only a
             # document built by hand can be missing from.
-            why = missing.get(lang, "") if lang is not None else ""
+            why = missing.get(lang, "") if lang is not BILINGUAL else ""
             why = why or "no headline and text in this language"
             parts.append(f"<h2>{label}</h2><p>Not in this feed: {escape(why)}.</p>")
             continue

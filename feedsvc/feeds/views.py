@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 from urllib.parse import quote
 
 from ..documents.model import LANGS, Entry, Lang
@@ -26,6 +26,12 @@ from ..documents.publications import AUTHOR, PUBLICATION, Topic
 from ..settings import Settings
 
 Format = Literal["atom", "rss", "json"]
+
+# None stands for two things in the feeds' keys; these names say which one a place means.
+BILINGUAL: Final = None  # a language (`Lang | None`): both languages, each part marked
+HOME: Final = None  # a publisher Key's view (`View | None`): the HTML home page, not a feed
+# Every view's language, the bilingual views first (their order on pages and in VIEWS).
+VIEW_LANGS: tuple[Lang | None, ...] = (BILINGUAL, *LANGS)
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 LANG_NAMES: dict[Lang, str] = {"en": "English", "uk": "українська"}
@@ -82,26 +88,26 @@ class FeedMeta:
         return self.language, self.other_language
 
     def feed_title(self, lang: Lang | None) -> str:
-        return clean(self.title) if lang is None else f"{clean(self.title)} ({LANG_NAMES[lang]})"
+        return clean(self.title) if lang is BILINGUAL else f"{clean(self.title)} ({LANG_NAMES[lang]})"
 
 
 @dataclass(frozen=True, slots=True)
 class View:
-    """One of the nine feeds: a language (None = bilingual) in a format."""
+    """One of the nine feeds: a language (BILINGUAL: both) in a format."""
 
     lang: Lang | None
     fmt: Format
 
     @property
     def path(self) -> str:
-        return f"/feed.{self.fmt}" if self.lang is None else f"/{self.lang}/feed.{self.fmt}"
+        return f"/feed.{self.fmt}" if self.lang is BILINGUAL else f"/{self.lang}/feed.{self.fmt}"
 
     @property
     def media_type(self) -> str:
         return MEDIA_TYPES[self.fmt] + "; charset=utf-8"
 
 
-VIEWS: tuple[View, ...] = tuple(View(lang, fmt) for lang in (None, *LANGS) for fmt in ("atom", "rss", "json"))
+VIEWS: tuple[View, ...] = tuple(View(lang, fmt) for lang in VIEW_LANGS for fmt in ("atom", "rss", "json"))
 FORMATS: tuple[Format, ...] = ("atom", "rss", "json")
 # The path part of each kind of topic feed: /publications/reuters/feed.atom, /authors/jane-doe/feed.atom
 TOPIC_FOLDERS = {PUBLICATION: "publications", AUTHOR: "authors"}
@@ -141,9 +147,9 @@ def quote_id(doc_id: str) -> str:
 
 
 def entry_id(meta: FeedMeta, doc_id: str, lang: Lang | None) -> str:
-    """The permanent tag: URI of a document in the bilingual (None) or a language feed."""
+    """The permanent tag: URI of a document in the bilingual or a language feed."""
     base = f"tag:{meta.tag_authority}:{quote_id(doc_id)}"
-    return base if lang is None else f"{base}:{lang}"
+    return base if lang is BILINGUAL else f"{base}:{lang}"
 
 
 def feed_id(meta: FeedMeta, view: View, page: Page | None = None) -> str:

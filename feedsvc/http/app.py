@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import hmac
-import ipaddress
 import json
 import re
 import time
@@ -16,43 +14,41 @@ from typing import Any
 from aiohttp import web
 
 from feedsvc.documents.files import shown
-from feedsvc.documents.model import LANGS, Entry, Lang
+from feedsvc.documents.model import Entry, Lang
 from feedsvc.documents.publications import AUTHOR, PUBLICATION, Topic
 from feedsvc.documents.words import QueryError
 from feedsvc.feeds import VIEWS, View
 from feedsvc.feeds.directory import TopicRow, opensearch, opml, search_page, topics_page
 from feedsvc.feeds.newsroom import preview_page, status_page
-from feedsvc.feeds.views import FAVICON, FAVICON_ICO, ICON, LOGO, feed_path
+from feedsvc.feeds.views import BILINGUAL, FAVICON, FAVICON_ICO, HOME, ICON, LOGO, VIEW_LANGS, feed_path
+from feedsvc.http.conditional import fresh
 from feedsvc.http.connections import PROTECTION
+from feedsvc.http.errors import ErrorAnswer, json_error
 from feedsvc.http.status import Query, State, preview, status
 from feedsvc.ops.metrics import Metrics
 from feedsvc.publish import headers as policy
 from feedsvc.publish.publisher import HOME_ENTRIES, Busy, Key, UnknownTopic
-from feedsvc.publish.shelf import Rendered
+from feedsvc.publish.shelf import Rendered, tag_of
 from feedsvc.push import websub
 from feedsvc.service import Service
-from feedsvc.settings import Settings
+from feedsvc.settings import MAX_LIMIT, NEWSROOM_PAGE_SIZE, Settings
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 SERVICE = web.AppKey("service", Service)
 METRICS = web.AppKey("metrics", Metrics)
 
-MAX_LIMIT = 500
 EDITOR_COOKIE = "feedsvc_editor"
-STATUS_MAX_LIMIT = 500
 HEALTH_REJECTED = 100  # rejections listed on /healthz; the count gives the rest
 _SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$")
 
 
-def _error(status: int, message: str, **headers: str) -> web.Response:
-    body = json.dumps({"error": message, "status": status}).encode()
-    return web.Response(status=status, body=body, headers={"Content-Type": policy.JSON, **policy.NO_STORE, **headers})
+_STARTING = "starting: the first scan of the seeds folder is not finished"
 
 
 def _starting() -> web.Response:
-    return _error(503, "starting: the first scan of the seeds folder is not finished", **{"Retry-After": "1"})
+    return json_error(503, _STARTING, **{"Retry-After": "1"})
 
 
 def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
@@ -60,9 +56,7 @@ def _int_param(request: web.Request, name: str, default: int, low: int, high: in
     if raw is None:
         return default
     if not raw.isascii() or not raw.isdigit() or len(raw) > 6 or not low <= int(raw) <= high:
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": f"{name} must be a whole number from {low} to {high}", "status": 400}),
-            content_type="application/json", headers=policy.NO_STORE)
+        raise ErrorAnswer(400, f"{name} must be a whole number from {low} to {high}")
     return int(raw)
 
 
@@ -80,32 +74,14 @@ def _wants_gzip(accept: str) -> bool:
     return False
 
 
-def _matches(rendered: Rendered, if_none_match: str) -> bool:
-    """RFC 9110 weak comparison against an If-None-Match list; either coding's tag matches."""
-    for candidate in if_none_match.split(","):
-        candidate = candidate.strip()
-        if candidate == "*":
-            return True
-        if candidate.startswith("W/"):
-            candidate = candidate[2:]
-        candidate = candidate.strip('"')
-        if candidate == rendered.etag or candidate == f"{rendered.etag}-gzip":
-            return True
-    return False
-
-
 def _respond(request: web.Request, rendered: Rendered) -> web.Response:
-    """200 or 304 from cached bytes: If-None-Match wins; else If-Modified-Since at or after
-    Last-Modified, unless it is later than our clock (RFC 9110 13.1.3: such a date is invalid)."""
+    """200 or 304 from cached bytes (feedsvc.http.conditional); either coding's tag stands for
+    them, since a cache in front may hold the other one."""
     headers = request.headers
     gz = _wants_gzip(headers.get("Accept-Encoding", ""))
-    inm = headers.get("If-None-Match")
-    if inm is not None:
-        fresh = inm in rendered.quoted or _matches(rendered, inm)  # the exact tag we sent, nearly always
-    else:
-        fresh = "If-Modified-Since" in headers and (ims := request.if_modified_since) is not None \
-            and rendered.last_modified <= ims <= dt.datetime.now(dt.UTC)
-    if fresh:
+    # Nearly every poll sends back the exact tag we sent: matched without parsing the header.
+    if headers.get("If-None-Match") in rendered.quoted or \
+            fresh(request, (rendered.etag, f"{rendered.etag}-gzip"), rendered.last_modified):
         return web.Response(status=304, headers=rendered.headers_gzip if gz else rendered.headers)
     if gz:
         return web.Response(body=rendered.gzipped, headers=rendered.headers_gzip)
@@ -126,7 +102,7 @@ class Routes:
         X-Forwarded-* (or Host) headers name; else the address the service is bound to. A client
         that is not a trusted proxy never chooses the links: a cache in front would serve its
         variant to everyone."""
-        if self.settings.base_url or not self._trusted(request):
+        if self.settings.base_url or not self.settings.trusted_proxy(request.remote):
             return self.publisher.base_url
         headers = request.headers
         proto = headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower() or request.scheme
@@ -137,16 +113,6 @@ class Routes:
             return self.publisher.base_url
         return f"{proto}://{host}"
 
-    def _trusted(self, request: web.Request) -> bool:
-        proxies = self.settings.trusted_proxies
-        if not proxies or request.remote is None:
-            return False
-        try:
-            address = ipaddress.ip_address(request.remote.split("%", 1)[0])
-        except ValueError:
-            return False
-        return any(address in network for network in proxies)
-
     async def _send(self, request: web.Request, key: Key) -> web.Response:
         rendered = self.publisher.get(key)
         if rendered is None:
@@ -155,7 +121,7 @@ class Routes:
             try:
                 rendered = await self.publisher.variant(key)
             except Busy as exc:
-                return _error(503, str(exc), **{"Retry-After": "1"})
+                return json_error(503, str(exc), **{"Retry-After": "1"})
         return _respond(request, rendered)
 
     def default_base(self, request: web.Request) -> bool:
@@ -165,7 +131,7 @@ class Routes:
         if headers.get("Host") == self._bound_host and "X-Forwarded-Host" not in headers \
                 and "X-Forwarded-Proto" not in headers:
             return True
-        return not self._trusted(request)
+        return not self.settings.trusted_proxy(request.remote)
 
     def feed(self, view: View, kind: str | None = None) -> Handler:
         """A view's feed, or (with `kind`) one publication's or author's in that view; `?q=` searches."""
@@ -176,7 +142,7 @@ class Routes:
             if kind is not None:
                 slug = request.match_info["slug"]
                 if not _SLUG.fullmatch(slug):
-                    return _error(404, "no such publication or author")
+                    return json_error(404, "no such publication or author")
                 topic = Topic(kind, slug)
             q = request.query.get("q", "").strip() or None
             match = None
@@ -184,21 +150,21 @@ class Routes:
                 try:
                     match = await self.service.match(q)
                 except QueryError as exc:
-                    return _error(400, str(exc))
+                    return json_error(400, str(exc))
             elif topic is None and page > 1 and (page - 1) * limit >= self.publisher.total(view.lang):
-                return _error(404, f"page {page} is past the last page of {view.path}")
+                return json_error(404, f"page {page} is past the last page of {view.path}")
             key = Key(view, limit, page, self.base_url(request), topic, q, match)
             try:
                 return await self._send(request, key)
             except UnknownTopic:
-                return _error(404, f"no published digest is from or by {topic.slug if topic else ''!r}")
+                return json_error(404, f"no published digest is from or by {topic.slug if topic else ''!r}")
         return handler
 
     async def home(self, request: web.Request) -> web.StreamResponse:
         page = _int_param(request, "page", 1, 1, 999_999)
-        if page > 1 and (page - 1) * HOME_ENTRIES >= self.publisher.total(None):
-            return _error(404, f"page {page} is past the last page of /")
-        return await self._send(request, Key(None, HOME_ENTRIES, page, self.base_url(request)))
+        if page > 1 and (page - 1) * HOME_ENTRIES >= self.publisher.total(BILINGUAL):  # it lists every document
+            return json_error(404, f"page {page} is past the last page of /")
+        return await self._send(request, Key(HOME, HOME_ENTRIES, page, self.base_url(request)))
 
     @staticmethod
     def static(rendered: Rendered) -> Handler:
@@ -221,10 +187,11 @@ class Routes:
             token = self.settings.editor_token
             opened = request.query.get("token")  # a link an editor opened once
             if token is not None and opened is not None and hmac.compare_digest(opened.encode(), token.encode()):
-                response = web.HTTPSeeOther(request.path)
-                response.set_cookie(EDITOR_COOKIE, token, httponly=True, samesite="Strict", max_age=30 * 86400,
+                # Raised, not returned: aiohttp deprecates returning an HTTPException.
+                redirect = web.HTTPSeeOther(request.path)
+                redirect.set_cookie(EDITOR_COOKIE, token, httponly=True, samesite="Strict", max_age=30 * 86400,
                                     secure=request.headers.get("X-Forwarded-Proto") == "https")
-                return response
+                raise redirect
             if not self._editor(request):
                 how = ("send Authorization: Bearer <FEEDSVC_EDITOR_TOKEN>, or open /status?token=<token> once "
                        "to keep it in a cookie" if token is not None else
@@ -241,15 +208,12 @@ class Routes:
         raw = request.query.get("state") or None
         states = {s.value: s for s in State}
         if raw is not None and raw not in states:
-            raise web.HTTPBadRequest(text=json.dumps({"error": f"state must be one of {', '.join(states)}",
-                                                      "status": 400}), content_type="application/json",
-                                     headers=policy.NO_STORE)
+            raise ErrorAnswer(400, f"state must be one of {', '.join(states)}")
         q = request.query.get("q") or None
         if q is not None and len(q) > 200:
-            raise web.HTTPBadRequest(text=json.dumps({"error": "q is longer than 200 characters", "status": 400}),
-                                     content_type="application/json", headers=policy.NO_STORE)
+            raise ErrorAnswer(400, "q is longer than 200 characters")
         return Query(state=states[raw] if raw else None, q=q, page=_int_param(request, "page", 1, 1, 999_999),
-                     limit=_int_param(request, "limit", 100, 1, STATUS_MAX_LIMIT))
+                     limit=_int_param(request, "limit", NEWSROOM_PAGE_SIZE, 1, MAX_LIMIT))
 
     async def _status_data(self, request: web.Request) -> dict[str, Any]:
         assert self.service.index is not None
@@ -270,7 +234,7 @@ class Routes:
         assert self.service.index is not None
         found = await self.service.worker.run(preview, self.service.index, request.match_info["id"])
         if found is None:
-            return _error(404, "no file has this id")
+            return json_error(404, "no file has this id")
         shown_as = found if isinstance(found, tuple) else (found.path, found.entry, found.warned)
         body = preview_page(self.publisher.meta, shown_as, self.base_url(request))
         return _private(request, body, "text/html; charset=utf-8")
@@ -280,7 +244,7 @@ class Routes:
     async def _directory(self) -> tuple[list[TopicRow], list[TopicRow]]:
         index = self.service.index
         if index is None:
-            raise web.HTTPServiceUnavailable(headers={"Retry-After": "1"})
+            raise ErrorAnswer(503, _STARTING, **{"Retry-After": "1"})
         return await self.service.worker.run(lambda: (index.topics(PUBLICATION), index.topics(AUTHOR)))
 
     async def opml(self, request: web.Request) -> web.StreamResponse:
@@ -296,18 +260,18 @@ class Routes:
     async def search(self, request: web.Request) -> web.StreamResponse:
         q = request.query.get("q", "").strip() or None
         results: list[Entry] = []
-        counts: dict[Lang | None, int] = {}
+        counts: dict[Lang | None, int] = {}  # per view language
         index = self.service.index
         if q is not None and index is not None:
             try:
                 match = await self.service.match(q)
             except QueryError as exc:
-                return _error(400, str(exc))
+                return json_error(400, str(exc))
 
             def find() -> tuple[list[Entry], dict[Lang | None, int]]:
                 assert index is not None
-                found = list(index.page(None, HOME_ENTRIES, 0, None, match))
-                return found, {lang: index.total(lang, None, match) for lang in (None, *LANGS)}
+                found = list(index.page(BILINGUAL, HOME_ENTRIES, 0, None, match))
+                return found, {lang: index.total(lang, None, match) for lang in VIEW_LANGS}
             results, counts = await self.service.worker.run(find)
         body = search_page(self.publisher.meta, q, results, counts, self.base_url(request))
         return _computed(request, body, "text/html; charset=utf-8", policy.page(self.settings))
@@ -339,7 +303,7 @@ class Routes:
         }
         ok = health.ready and health.serving_ok
         # What it says depends on who asks; no-store already keeps it out of caches.
-        headers = {"Content-Type": policy.JSON, **policy.NO_STORE, "Vary": "Authorization, Cookie"}
+        headers = {**policy.momentary(policy.JSON), "Vary": "Authorization, Cookie"}
         if not ok:
             headers["Retry-After"] = "5"
         return web.Response(status=200 if ok else 503, headers=headers,
@@ -348,7 +312,7 @@ class Routes:
     async def metrics(self, request: web.Request) -> web.StreamResponse:
         metrics = request.app[METRICS]
         return web.Response(body=metrics.exposition(),
-                            headers={"Content-Type": metrics.content_type, **policy.NO_STORE})
+                            headers=policy.momentary(metrics.content_type))
 
 
 def _index_kind(location: str) -> str:
@@ -385,6 +349,8 @@ def _route(routes: Routes, metrics: Metrics | None, path: str, handler: Handler,
         if response is None:
             try:
                 response = await handler(request)
+            except ErrorAnswer as answer:
+                response = answer.response()
             except web.HTTPException as exc:
                 if observe is not None:
                     observe(exc.status, clock() - started)
@@ -398,9 +364,9 @@ def _route(routes: Routes, metrics: Metrics | None, path: str, handler: Handler,
 def _computed(request: web.Request, body: bytes, media_type: str, extra: dict[str, str]) -> web.Response:
     """An answer made for this request (not kept on the shelf), with an ETag so a poll of an
     unchanged one is a 304."""
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    headers = {**extra, "Content-Type": media_type, "ETag": etag}
-    if etag in request.headers.get("If-None-Match", ""):
+    tag = tag_of(body)
+    headers = {**extra, "Content-Type": media_type, "ETag": f'"{tag}"'}
+    if fresh(request, (tag,)):
         return web.Response(status=304, headers=headers)
     return web.Response(body=body, headers=headers)
 
@@ -476,5 +442,5 @@ def create_app(settings: Settings, *, service: Service | None = None,
         await service.stop()
 
     app.cleanup_ctx.append(lifecycle)
-    assert {v.lang for v in VIEWS} == {None, *LANGS}
+    assert {v.lang for v in VIEWS} == set(VIEW_LANGS)
     return app

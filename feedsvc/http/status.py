@@ -13,10 +13,9 @@ from urllib.parse import urlencode
 from feedsvc.documents.files import shown
 from feedsvc.documents.model import Reason, document_id
 from feedsvc.feeds import VIEWS
-from feedsvc.feeds.views import quote_id, utc
+from feedsvc.feeds.views import BILINGUAL, quote_id, utc
+from feedsvc.settings import NEWSROOM_PAGE_SIZE
 from feedsvc.store.index import Filed, Index
-
-MAX_LIMIT = 500
 
 
 class State(enum.Enum):
@@ -32,11 +31,11 @@ class Query:
     state: State | None = None
     q: str | None = None
     page: int = 1
-    limit: int = 100
+    limit: int = NEWSROOM_PAGE_SIZE
 
     def url(self, base: str, page: int) -> str:
         params = {k: v for k, v in (("state", self.state.value if self.state else None), ("q", self.q),
-                                    ("limit", str(self.limit) if self.limit != 100 else None),
+                                    ("limit", str(self.limit) if self.limit != NEWSROOM_PAGE_SIZE else None),
                                     ("page", str(page) if page != 1 else None)) if v}
         return base + ("?" + urlencode(params) if params else "")
 
@@ -51,7 +50,7 @@ def _rejected_json(path: str, reason: Reason, base_url: str) -> dict[str, object
 
 def _published_json(filed: Filed, base_url: str) -> dict[str, object]:
     doc = filed.entry.document
-    feeds = [base_url + v.path for v in VIEWS if v.lang is None or v.lang in doc.languages]
+    feeds = [base_url + v.path for v in VIEWS if v.lang is BILINGUAL or v.lang in doc.languages]
     return {"path": filed.path, "state": "published", "id": doc.id, "languages": list(doc.languages),
             "title": doc.title.to_json(), "source": doc.source, "date": doc.date.isoformat() if doc.date else None,
             "published": utc(filed.entry.published).isoformat(), "updated": utc(filed.entry.updated).isoformat(),

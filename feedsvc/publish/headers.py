@@ -8,8 +8,15 @@ if TYPE_CHECKING:
     from feedsvc.settings import Settings
 
 JSON = "application/json; charset=utf-8"
-# Answers that describe this moment (health, metrics, errors): never cached.
+TEXT = "text/plain; charset=utf-8"
+# Answers that describe this moment (health, metrics, errors, the hub's replies): never cached.
 NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+def momentary(media_type: str) -> dict[str, str]:
+    """An answer that describes this moment, of `media_type`: an error, /healthz, /metrics, the
+    WebSub hub's reply to a subscription request."""
+    return {**NO_STORE, "Content-Type": media_type}
 
 
 def _cached(max_age: int, shared_max_age: int | None = None) -> dict[str, str]:
@@ -54,5 +61,4 @@ def newsroom() -> dict[str, str]:
 
 
 def unauthorized() -> dict[str, str]:
-    return {**NO_STORE, "WWW-Authenticate": 'Bearer realm="feedsvc newsroom"',
-            "Content-Type": "text/plain; charset=utf-8"}
+    return {**momentary(TEXT), "WWW-Authenticate": 'Bearer realm="feedsvc newsroom"'}

@@ -55,9 +55,13 @@ class Rendered:
 Packed = tuple[bytes, bytes, str]
 
 
+def tag_of(body: bytes) -> str:
+    """A strong ETag from the bytes: replicas rendering the same folder send the same validator."""
+    return hashlib.sha256(body).hexdigest()[:32]
+
+
 def pack(body: bytes) -> Packed:
-    # A strong ETag from the bytes: replicas rendering the same folder send the same validator.
-    tag = hashlib.sha256(body).hexdigest()[:32]
+    tag = tag_of(body)
     # mtime=0 keeps the gzip bytes, and so their ETag, identical across processes.
     return body, gzip.compress(body, compresslevel=6, mtime=0), tag
 

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 import aiohttp
 
 from feedsvc.ops.keyed_tasks import KeyedTasks
-from feedsvc.push.websub.model import Change
+from feedsvc.push.websub.client import close
+from feedsvc.push.websub.model import FeedChange
 
 log = logging.getLogger("feedsvc.edge")
 
@@ -37,12 +38,10 @@ class Edges:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT), trust_env=False)
 
     async def stop(self) -> None:
-        await self._fetches.stop()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await close(self._fetches, self._session)
+        self._session = None
 
-    def refresh(self, changes: Sequence[Change]) -> None:
+    def refresh(self, changes: Sequence[FeedChange]) -> None:
         """Changes just published (on the loop; returns at once)."""
         if self._session is None:
             return

@@ -3,10 +3,13 @@ no redirects (each request passes allow_redirects=False), bounded reads."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
 from aiohttp.abc import AbstractResolver
 from aiohttp.resolver import DefaultResolver
 
+from feedsvc.ops.keyed_tasks import KeyedTasks
 from feedsvc.push.websub.guard import Guard, GuardedResolver
 
 USER_AGENT = "feedsvc-websub/1 (WebSub hub; +https://www.w3.org/TR/websub/)"
@@ -22,6 +25,14 @@ def open_session(guard: Guard, resolver: AbstractResolver | None, *, limit: int)
     )
     return aiohttp.ClientSession(connector=connector, trust_env=False, cookie_jar=aiohttp.DummyCookieJar(),
                                  headers={"User-Agent": USER_AGENT})
+
+
+async def close(tasks: KeyedTasks[Any], session: aiohttp.ClientSession | None) -> None:
+    """Stop a sender (the pinger, the edge refresher): its requests under way first, so none fails
+    on a session closed under it, then the session."""
+    await tasks.stop()
+    if session is not None:
+        await session.close()
 
 
 async def read_at_most(stream: aiohttp.StreamReader, limit: int) -> bytes:

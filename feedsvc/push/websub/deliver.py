@@ -10,7 +10,7 @@ from yarl import URL
 
 from feedsvc.push.websub.guard import refused
 from feedsvc.push.websub.limits import Limits
-from feedsvc.push.websub.model import Job, Outcome
+from feedsvc.push.websub.model import DeliveryJob, DeliveryOutcome
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -18,7 +18,7 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def headers(job: Job, body: bytes, hub_url: str) -> dict[str, str]:
+def headers(job: DeliveryJob, body: bytes, hub_url: str) -> dict[str, str]:
     """The topic's exact Content-Type, the hub and self links, and a signature when there is a secret."""
     found = {"Content-Type": job.content_type,
              "Link": f'<{hub_url}>; rel="hub", <{job.subscription.topic}>; rel="self"'}
@@ -27,7 +27,8 @@ def headers(job: Job, body: bytes, hub_url: str) -> dict[str, str]:
     return found
 
 
-async def deliver(session: aiohttp.ClientSession, job: Job, body: bytes, hub_url: str, limits: Limits) -> Outcome:
+async def deliver(session: aiohttp.ClientSession, job: DeliveryJob, body: bytes, hub_url: str,
+                  limits: Limits) -> DeliveryOutcome:
     """POST the content; only the status is looked at (the response body is never read)."""
     url = URL(job.subscription.callback.split("#", 1)[0], encoded=True)
     try:
@@ -35,13 +36,13 @@ async def deliver(session: aiohttp.ClientSession, job: Job, body: bytes, hub_url
                                 timeout=aiohttp.ClientTimeout(total=limits.delivery_timeout)) as response:
             status = response.status
     except TimeoutError:
-        return Outcome.TIMEOUT
+        return DeliveryOutcome.TIMEOUT
     except (aiohttp.ClientError, OSError) as exc:
-        return Outcome.REFUSED if refused(exc) else Outcome.UNREACHABLE
+        return DeliveryOutcome.REFUSED if refused(exc) else DeliveryOutcome.UNREACHABLE
     if 200 <= status < 300:
-        return Outcome.DELIVERED
+        return DeliveryOutcome.DELIVERED
     if status == 410:
-        return Outcome.GONE
+        return DeliveryOutcome.GONE
     if 300 <= status < 400:
-        return Outcome.REDIRECTED
-    return Outcome.FAILED
+        return DeliveryOutcome.REDIRECTED
+    return DeliveryOutcome.FAILED

@@ -18,7 +18,7 @@ from typing import Generic, TypeVar
 from feedsvc.push.websub import links
 from feedsvc.push.websub.context import Context
 from feedsvc.push.websub.deliver import deliver
-from feedsvc.push.websub.model import Change, Due, Outcome
+from feedsvc.push.websub.model import DeliveryOutcome, Due, FeedChange
 
 log = logging.getLogger("feedsvc.websub")
 
@@ -75,7 +75,7 @@ class Batched(Generic[T, R]):
 class Dispatcher:
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
-        self._incoming: dict[str, Change] = {}  # topic -> newest change not yet stored
+        self._incoming: dict[str, FeedChange] = {}  # topic -> newest change not yet stored
         self._arrived = asyncio.Event()
         self._intake: asyncio.Task[None] | None = None
         self._timers: dict[int, asyncio.TimerHandle] = {}
@@ -114,10 +114,10 @@ class Dispatcher:
     def scheduled(self) -> int:
         return len(self._timers) + len(self._sending)
 
-    def publish(self, changes: Sequence[Change]) -> None:
+    def publish(self, changes: Sequence[FeedChange]) -> None:
         for change in changes:
             if change.topic_url in self._incoming:  # two changes before the first was stored: send it whole
-                change = Change(change.topic_url, change.content_type, change.full_body, None)
+                change = FeedChange(change.topic_url, change.content_type, change.full_body, None)
             self._incoming[change.topic_url] = change
         self._arrived.set()
 
@@ -212,7 +212,7 @@ class Dispatcher:
                 if body is None:  # replaced by newer content meanwhile
                     return await self._done((subscription, job.seq))
                 if ctx.guard.check_url(job.subscription.callback, ctx.limits.url_max_chars) is not None:
-                    outcome = Outcome.REFUSED
+                    outcome = DeliveryOutcome.REFUSED
                 else:
                     hub = links.hub_url(ctx.settings, job.subscription.topic)
                     outcome = await deliver(ctx.http, job, body, hub, ctx.limits)
@@ -223,13 +223,13 @@ class Dispatcher:
         ctx.stats.deliveries.labels(outcome.value).inc()
         now = ctx.clock()
         where = f"{job.subscription.topic} to a callback on {host}"
-        if outcome is Outcome.DELIVERED:
+        if outcome is DeliveryOutcome.DELIVERED:
             ctx.stats.latency.observe(max(0.0, now - job.published))
             if job.attempts:
                 ctx.dirty()
             return await self._done((subscription, job.seq))
         ctx.dirty()
-        if outcome is Outcome.GONE:
+        if outcome is DeliveryOutcome.GONE:
             log.info("websub: %s answered 410 Gone: the subscription ended", where)
             await ctx.run(ctx.store.remove, subscription)
             return None

@@ -17,6 +17,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver
 
 from feedsvc.ops.metrics import Metrics
+from feedsvc.publish import headers as policy
 from feedsvc.push.websub import links
 from feedsvc.push.websub.client import open_session
 from feedsvc.push.websub.context import Context
@@ -24,7 +25,7 @@ from feedsvc.push.websub.dispatch import Dispatcher
 from feedsvc.push.websub.guard import Guard
 from feedsvc.push.websub.intake import Refusal, check, client_address, read_form
 from feedsvc.push.websub.limits import Limits, RateLimiter
-from feedsvc.push.websub.model import Accepted, Change, Subscription
+from feedsvc.push.websub.model import Accepted, FeedChange, Subscription
 from feedsvc.push.websub.ping import Pinger
 from feedsvc.push.websub.stats import hub_metrics
 from feedsvc.push.websub.store import Store
@@ -35,12 +36,11 @@ from feedsvc.store.worker import Worker
 log = logging.getLogger("feedsvc.websub")
 
 Resolver = AbstractResolver
-_TEXT = {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store",
-         "X-Content-Type-Options": "nosniff"}
 
 
 def _text(status: int, text: str, **extra: str) -> web.Response:
-    return web.Response(status=status, body=(text + "\n").encode(), headers={**_TEXT, **extra})
+    """The hub's answer to a subscription request: one line of plain text (WebSub clients show it)."""
+    return web.Response(status=status, body=(text + "\n").encode(), headers={**policy.momentary(policy.TEXT), **extra})
 
 
 class Hub:
@@ -112,7 +112,7 @@ class Hub:
         self._ctx.stats.requests.labels(str(response.status)).inc()
         return response
 
-    def publish(self, changes: Sequence[Change]) -> None:
+    def publish(self, changes: Sequence[FeedChange]) -> None:
         """Changes just published (call on the event loop; returns at once): ping the external hubs
         and queue a delivery to every subscriber of each changed topic."""
         self.pinger.ping([change.topic_url for change in changes])
@@ -120,7 +120,9 @@ class Hub:
             self._dispatch.publish(changes)
 
     def links(self, self_url: str) -> str:
-        """The Link header value for a feed response ('' when no hub is advertised)."""
+        """The Link header value for a feed at `self_url` ('' when no hub is advertised): for an
+        application that serves its own feeds with this hub. feedsvc's publisher puts the same
+        value (links.link_header) into its default feed pages' headers itself."""
         return links.link_header(self.settings, self_url)
 
     # -- extras for operators and tests ----------------------------------------------------
@@ -156,7 +158,7 @@ class Hub:
         ctx = self._ctx
         if not ctx.running:
             return _text(503, "the hub is starting or stopping", **{"Retry-After": "5"})
-        wait = self._rate.take(client_address(request, self.settings.trusted_proxies))
+        wait = self._rate.take(client_address(request, self.settings))
         if wait > 0:
             return _text(429, "too many subscription requests from this address",
                          **{"Retry-After": str(math.ceil(wait))})

@@ -6,17 +6,17 @@ never depending on what verification will find.
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
 
 from aiohttp import web
 
 from feedsvc.push.websub.client import read_at_most
-from feedsvc.push.websub.guard import Guard, Network
+from feedsvc.push.websub.guard import Guard
 from feedsvc.push.websub.limits import Limits
 from feedsvc.push.websub.model import Mode
+from feedsvc.settings import Settings
 
 FORM = "application/x-www-form-urlencoded"
 _TOKEN_MAX = 255
@@ -101,22 +101,14 @@ def check(form: dict[str, str], limits: Limits, guard: Guard, topics: Callable[[
     return Request(mode, topic, callback, host, limits.lease(requested), secret, token)
 
 
-def client_address(request: web.Request, trusted: Sequence[Network]) -> str:
+def client_address(request: web.Request, settings: Settings) -> str:
     """The client's address: the peer's, or from X-Forwarded-For when the peer is a trusted proxy
     (the rightmost address not itself a trusted proxy)."""
     peer = request.remote or ""
-    if not trusted or not _in(peer, trusted):
+    if not settings.trusted_proxy(peer):
         return peer
     hops = [hop.strip() for value in request.headers.getall("X-Forwarded-For", ()) for hop in value.split(",")]
     for hop in reversed(hops):
-        if hop and not _in(hop, trusted):
+        if hop and not settings.trusted_proxy(hop):
             return hop
     return peer
-
-
-def _in(address: str, networks: Sequence[Network]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return False
-    return any(ip.version == net.version and ip in net for net in networks)

@@ -1,4 +1,7 @@
-"""The hub's vocabulary: what a change, a subscription request, a subscription and a delivery are."""
+"""The hub's vocabulary: what a feed change, a subscription request, a subscription and a delivery are.
+
+Named apart from the ingest stage's types (its batches, reads and row changes): the service imports
+both kinds."""
 
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ class Verified(enum.Enum):
     REFUSED = "refused"  # the SSRF guard refused the callback's address
 
 
-class Outcome(enum.Enum):
+class DeliveryOutcome(enum.Enum):
     """How one delivery attempt (a POST to the callback) ended."""
 
     DELIVERED = "delivered"  # 2xx
@@ -46,8 +49,9 @@ class Accepted(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
-class Change:
-    """One topic's new representation, handed to Hub.publish after the feed is published.
+class FeedChange:
+    """One feed's (one topic's) new representation, handed to Hub.publish and the edges after it is
+    published.
 
     `fresh_body` is a valid document of the same type holding only the new and changed entries;
     None sends `full_body`.
@@ -91,7 +95,7 @@ class Subscription:
 
 
 @dataclass(frozen=True, slots=True)
-class Job:
+class DeliveryJob:
     """The pending delivery of one subscription: the newest content not yet delivered to it."""
 
     subscription: Subscription
@@ -109,3 +113,4 @@ class Due:
     subscription: int
     host: str
     at: float
+

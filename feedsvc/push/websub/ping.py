@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 import aiohttp
 
 from feedsvc.ops.keyed_tasks import KeyedTasks
-from feedsvc.push.websub.client import USER_AGENT
+from feedsvc.push.websub.client import USER_AGENT, close
 from feedsvc.push.websub.limits import Limits
 from feedsvc.push.websub.stats import HubMetrics
 
@@ -41,10 +41,8 @@ class Pinger:
             self._pings(key)
 
     async def stop(self) -> None:
-        await self._pings.stop()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await close(self._pings, self._session)
+        self._session = None
 
     def ping(self, topics: Iterable[str]) -> None:
         """Ping every hub about every topic (call on the event loop); a ping already under way for

@@ -7,7 +7,7 @@ from weakref import WeakKeyDictionary
 from prometheus_client import Counter, Gauge, Histogram
 
 from feedsvc.ops.metrics import Metrics
-from feedsvc.push.websub.model import Outcome, Verified
+from feedsvc.push.websub.model import DeliveryOutcome, Verified
 
 _LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0)
 
@@ -35,7 +35,7 @@ class HubMetrics:
                                  registry=r)
         self.pings = Counter("feedsvc_websub_pings", "Publish pings to external hubs, by outcome", ["outcome"],
                              registry=r)
-        for outcome in Outcome:
+        for outcome in DeliveryOutcome:
             self.deliveries.labels(outcome.value)
         for verified in Verified:
             for mode in ("subscribe", "unsubscribe"):

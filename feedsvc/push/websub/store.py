@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from feedsvc.push.websub.limits import Limits
-from feedsvc.push.websub.model import Accepted, Change, Due, Intent, Job, Mode, Subscription
+from feedsvc.push.websub.model import Accepted, DeliveryJob, Due, FeedChange, Intent, Mode, Subscription
 
 FILENAME = "websub.sqlite3"
 VERSION = 1
@@ -172,7 +172,7 @@ class Store:
                    (key, content_type, body))
         return key
 
-    def enqueue(self, changes: Sequence[Change], now: float) -> list[Due]:
+    def enqueue(self, changes: Sequence[FeedChange], now: float) -> list[Due]:
         """A pending delivery for every live subscription of each changed topic. One already pending
         is replaced, with the full body: the fresh one of this change lacks the entries of the one
         it replaces."""
@@ -199,11 +199,11 @@ class Store:
                     woken.append(Due(row["id"], row["host"], now))
         return woken
 
-    def jobs(self, asked: Sequence[tuple[int, float]]) -> list[tuple[Job, float] | None]:
+    def jobs(self, asked: Sequence[tuple[int, float]]) -> list[tuple[DeliveryJob, float] | None]:
         """`job` for each (subscription, now)."""
         return [self.job(subscription, now) for subscription, now in asked]
 
-    def job(self, subscription: int, now: float) -> tuple[Job, float] | None:
+    def job(self, subscription: int, now: float) -> tuple[DeliveryJob, float] | None:
         """The pending delivery of a subscription and when it is due; None if there is none, or the
         subscription has expired (then it is removed)."""
         row = self.db.execute(
@@ -216,7 +216,8 @@ class Store:
             self.remove(subscription)
             return None
         sub = Subscription(row["id"], row["topic"], row["callback"], row["host"], row["secret"], row["expires"])
-        return Job(sub, row["seq"], row["body"], row["content_type"], row["attempts"], row["published"]), row["due"]
+        job = DeliveryJob(sub, row["seq"], row["body"], row["content_type"], row["attempts"], row["published"])
+        return job, row["due"]
 
     def body(self, key: str) -> bytes | None:
         row = self.db.execute("SELECT body FROM bodies WHERE key = ?", (key,)).fetchone()
