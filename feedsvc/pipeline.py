@@ -1,6 +1,12 @@
-"""Sync: keeps the index in line with the seeds folder. Watcher batches and rescans go through
-ingest; a supervisor notices a vanished or replaced folder, a dead or incomplete watcher and lost
-events, repairs what it can, rescans instead of what it cannot, and says so on /healthz."""
+"""The pipeline, in one loop: changes -> ingest -> index -> publish -> push.
+
+`Pipeline.run` takes the next batch of changes (the watcher's paths and the supervisor's rescans,
+merged in `watch.changes.Changes`), reads and indexes it on the worker thread (parser processes do
+the parsing), tells the supervisor what a full scan found, renders the views the batch touched
+(giving way to the next batch) and pushes each feed that went out. When no batch waits, it renders
+what a round left when it gave way. One batch at a time: no batch is indexed while a round renders,
+because both happen here, one after the other.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +14,21 @@ import asyncio
 import datetime as dt
 import gc
 import logging
-import os
 import time
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Collection, Iterable, Sequence
+from typing import Protocol
 
-from feedsvc.ingest.ingest import Ingest, Outcome, RootUnavailable
-from feedsvc.ops import limits
+from feedsvc.documents.model import Lang
+from feedsvc.feeds.views import VIEW_LANGS
+from feedsvc.ingest.ingest import BatchOutcome, Ingest, RootUnavailable
 from feedsvc.ops.health import Concern, Problem
 from feedsvc.ops.metrics import Metrics
+from feedsvc.publish.publisher import Publisher
+from feedsvc.push.websub.model import FeedChange
 from feedsvc.settings import Settings
 from feedsvc.store.worker import Worker
-from feedsvc.watch.observers import describe
-from feedsvc.watch.watcher import MISSED_GRACE, Fallback, FallbackKind, Identity, Watcher, WatchUnavailable
+from feedsvc.watch.changes import Batch, Changes
+from feedsvc.watch.supervisor import Supervisor
 
 log = logging.getLogger("feedsvc.sync")
 
@@ -29,53 +36,12 @@ log = logging.getLogger("feedsvc.sync")
 _BULK = 1000
 # Seconds after ready the long-lived objects of the first scan are collected and frozen.
 _SETTLE = 1.0
-# While the watcher misses changes (dead, incomplete), a rescan this often stands in for it.
-FALLBACK_RESCAN = 5.0
-# While some folders are not watched, watching them all is tried again this often (after
-# FALLBACK_RESCAN when a folder is removed, which frees watches).
-RETRY_INCOMPLETE = 30.0
-# A watcher that keeps dying is restarted after 1, 2, 4 ... seconds, at most this many.
-MAX_RESTART_DELAY = 60.0
-# Folders are checked for watches once their events have been quiet this long: watchdog adds the
-# watches of a tree created while it runs one creation event at a time, and may be seconds behind.
-_QUIET = 1.0
-# A ping goes through the running inotify observer this often; unanswered this long, it is stuck.
-PING_EVERY = 2.0
-PING_TIMEOUT = 5.0
-# inotify caught missing changes is tried again after this long, twice as long each time it is
-# caught again, at most MAX_DISTRUST (a mount that never raises events costs a scan's worth of
-# missed changes per try).
-FIRST_DISTRUST = 60.0
-MAX_DISTRUST = 3600.0
 
 
-@dataclass(slots=True)
-class Pending:
-    """What to bring in line with the disk next: single files, whole folders, or everything."""
+class Push(Protocol):
+    """Where a feed that just changed goes: subscribers (WebSub) and the caches in front."""
 
-    files: set[str] = field(default_factory=set)
-    folders: set[str] = field(default_factory=set)
-    rescan: bool = False
-
-    def __bool__(self) -> bool:
-        return bool(self.files or self.folders or self.rescan)
-
-
-def probe_root(root: Path) -> Identity:
-    """The root's identity, once it is known to be a readable folder.
-
-    Raises RootUnavailable for a folder that is missing or unreadable, and the OSError itself when
-    the process is out of descriptors: that says nothing about the folder.
-    """
-    try:
-        st = os.stat(root)
-        with os.scandir(root):
-            pass
-    except OSError as exc:
-        if limits.out_of_fds(exc):
-            raise
-        raise RootUnavailable(f"seeds folder {str(root)!r}: {exc.strerror or exc}") from None
-    return st.st_dev, st.st_ino
+    def __call__(self, changes: Sequence[FeedChange]) -> None: ...
 
 
 def outermost(folders: Iterable[str]) -> list[str]:
@@ -90,245 +56,66 @@ def outermost(folders: Iterable[str]) -> list[str]:
     return kept
 
 
-class Sync:
-    """Owns the watcher and the queue of paths to read; hands every batch's outcome on."""
+class Pipeline:
+    """Drives one batch at a time from the folder to the bytes on the wire."""
 
-    def __init__(self, settings: Settings, ingest: Ingest, worker: Worker, metrics: Metrics,
-                 on_change: Callable[[Outcome], Awaitable[None]],
-                 on_idle: Callable[[], Awaitable[bool]] | None = None) -> None:
-        self._on_idle = on_idle
+    def __init__(self, settings: Settings, changes: Changes, supervisor: Supervisor, ingest: Ingest,
+                 worker: Worker, publisher: Publisher, push: Push, metrics: Metrics) -> None:
         self.settings = settings
+        self.changes = changes
+        self.supervisor = supervisor
         self.ingest = ingest
+        self.publisher = publisher
         self.ready = False
         self.last_change: dt.datetime | None = None
         self._worker = worker
+        self._push = push
         self._metrics = metrics
-        self._on_change = on_change
-        self._pending = Pending(rescan=True)
-        self._wake = asyncio.Event()
-        self._root_problem: str | None = None
-        self._sync_problem: str | None = None
-        # "Too many open files" while checking or reading the folder, keyed by which of the two.
-        self._fd_problems: dict[str, str] = {}
-        # Watching: why it could not start, when events were lost (cleared by the next full rescan
-        # that began after the loss), and the restart schedule of a watcher that keeps failing.
-        self._start_problem: str | None = None
-        self._lost: str | None = None
-        self._lost_seq = 0
-        self._starting = False
-        # A live watcher is being replaced by another (polling for inotify, or back): not a failure.
-        self._switching = False
-        self._started_at = 0.0
-        self._restart_delay = 1.0
-        self._next_start = 0.0
-        # The last full scan that the running watcher saw from its start: when it began, and how
-        # many losses of events had been told by then. A later scan's changes are judged against it.
-        self._last_scan: tuple[float, int] | None = None
-        self._distrusts = 0  # times a scan caught inotify missing changes
-        self._folders_changed = False
-        self._folder_event_at = 0.0
-        self.watcher = Watcher(settings.seeds, mode=settings.watch, debounce=settings.debounce,
-                               poll_interval=settings.poll_interval, on_ready=self._watched,
-                               on_event=self._count_event, on_lost=self._events_lost,
-                               probe=settings.state_dir / "watch-probe", loop=asyncio.get_running_loop())
-
-    # -- input -----------------------------------------------------------------------------
-
-    def enqueue(self, files: Iterable[str] = (), folders: Iterable[str] = (), rescan: bool = False) -> None:
-        """Files, folders (relative paths) or the whole folder to bring in line with the disk."""
-        self._pending.files.update(files)
-        self._pending.folders.update(folders)
-        self._pending.rescan |= rescan
-        self._wake.set()
-
-    def _watched(self, files: set[str], folders: set[str]) -> None:
-        if folders:
-            self._folders_changed = True  # new folders: does inotify watch them all?
-            self._folder_event_at = time.monotonic()
-        self.enqueue(files, folders)
-
-    def _count_event(self, kind: str) -> None:
-        self._metrics.watch_events.labels(kind).inc()
-
-    def _events_lost(self, why: str) -> None:
-        """The kernel dropped events: rescan now, and say so until that rescan is through."""
-        self._lost = f"{why} at {dt.datetime.now(dt.UTC):%H:%M:%S} UTC; rescanning the folder"
-        self._lost_seq += 1
-        self.enqueue(rescan=True)
-
-    async def _start_watcher(self) -> None:
-        """Start watching, off the loop's thread: adding a watch per folder walks the whole tree."""
-        self._starting = True
-        self.watcher.forget()  # what waited for events from a previous watcher may never get them
-        was = self.watcher.fallback
-        try:
-            await asyncio.get_running_loop().run_in_executor(None, self.watcher.start)
-        except OSError as exc:
-            # The folder may be fine (it is checked on its own): the watch is what failed.
-            self._start_problem = f"cannot watch the seeds folder: {describe(exc)}"
-            log.error("%s; rescanning every %.0f s instead", self._start_problem, FALLBACK_RESCAN)
-        except WatchUnavailable as exc:
-            self._start_problem = f"cannot watch the seeds folder: {exc}"
-            log.error("%s; rescanning every %.0f s instead", self._start_problem, FALLBACK_RESCAN)
-        except Exception as exc:  # a bug in watching must not stop syncing: rescans stand in
-            log.exception("cannot start the watcher")
-            self._start_problem = f"cannot start the watcher: {type(exc).__name__}: {exc}"
-        else:
-            self._start_problem = None
-            if was is not None and self.watcher.fallback is None:
-                log.info("live watching recovered: inotify passed its self-test and watches every folder "
-                         "(it was polling because %s)", was.text)
-        finally:
-            self._starting = False
-        self._started_at = time.monotonic()
-        self._last_scan = None  # changes before this watcher are no measure of it
-        self._folders_changed = False
-        self._show_mode()
-
-    def _show_mode(self) -> None:
-        watcher = self.watcher
-        self._metrics.watcher_up.set(1 if watcher.alive else 0)
-        for mode in ("inotify", "polling"):
-            self._metrics.watch_mode.labels(mode).set(1 if watcher.running and watcher.effective == mode else 0)
-
-    async def _stop_watcher(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(None, self.watcher.stop)
-        self.watcher.forget()
-
-    # -- the loop: one batch at a time, each handed on before the next --------------------
+        self._problem: str | None = None  # a batch failed: the index may miss changes until a rescan
 
     async def run(self) -> None:
-        # Watches first, then the first scan: nothing written meanwhile falls between the two.
-        await self._start_watcher()
+        # Watches first, then the first scan (the first batch): nothing written meanwhile falls between.
+        await self.supervisor.start()
         while True:
-            if self._pending:
-                await self._apply_pending()
-            elif self._on_idle is not None and await self._on_idle():
-                continue  # it did some work (views a round left); look for files again first
-            else:
-                self._wake.clear()
-                await self._wake.wait()
+            if not self.changes.waiting and self.publisher.dirty:
+                await self._publish((), leftovers=True)  # the views a round left when it gave way
+                continue
+            batch = await self.changes.take()
+            outcome = await self._ingest(batch)
+            await self._publish(outcome.views)
+            self._settle(outcome)
 
-    @property
-    def has_pending(self) -> bool:
-        """Whether files wait to be read: a round of renders gives way to them."""
-        return bool(self._pending)
+    # -- the stages ------------------------------------------------------------------------
 
-    async def _apply_pending(self) -> None:
-        batch, self._pending = self._pending, Pending()
-        lost_seq = self._lost_seq
+    async def _ingest(self, batch: Batch) -> BatchOutcome:
+        """Read, parse and index the batch on the worker thread; a failure is said, never raised."""
+        losses = self.supervisor.losses
         scan_started = time.monotonic()
         started = time.perf_counter()
-        self.ingest.busy = self.watcher.busy()
+        self.ingest.busy = self.supervisor.busy()
         try:
             outcome = await self._worker.run(self._apply, batch)
         except RootUnavailable as exc:
-            if limits.out_of_fds(exc):
-                self._out_of_fds("read", "cannot read the seeds folder")
-                asyncio.get_running_loop().call_later(5.0, self.enqueue, (), (), True)
-            else:
-                self._set_root_problem(str(exc))
-            outcome = Outcome()
+            self.supervisor.read_failed(exc)
+            outcome = BatchOutcome()
         except Exception as exc:  # a bug must not stop the loop: say so, and rescan soon
             log.exception("ingest failed; rescanning in 5 s")
-            self._sync_problem = f"ingest failed: {type(exc).__name__}: {exc}; the feeds may miss changes"
-            asyncio.get_running_loop().call_later(5.0, self.enqueue, (), (), True)
-            outcome = Outcome()
+            self._problem = f"ingest failed: {type(exc).__name__}: {exc}; the feeds may miss changes"
+            asyncio.get_running_loop().call_later(5.0, self.changes.put, (), (), True)
+            outcome = BatchOutcome()
         else:
             self._metrics.ingest_seconds.observe(time.perf_counter() - started)
             if batch.rescan:
-                self._judge_watcher(outcome, scan_started, lost_seq)
-                self._sync_problem = None  # a whole scan went through: the index matches the folder
-                self._fd_problems.pop("read", None)
-                if lost_seq == self._lost_seq:  # and it began after the last loss of events
-                    self._lost = None
-                if self._root_problem is not None:
-                    self._set_root_problem(None)
+                self._problem = None  # a whole scan went through: the index matches the folder
+                self.supervisor.scanned(outcome, scan_started, losses)
         if outcome.unsettled:
-            asyncio.get_running_loop().call_later(self.settings.debounce * 5, self.enqueue, set(outcome.unsettled))
+            asyncio.get_running_loop().call_later(self.settings.debounce * 5, self.changes.put, set(outcome.unsettled))
         if outcome.visible:
             self.last_change = dt.datetime.now(dt.UTC)
-        await self._on_change(outcome)
-        if not self.ready:
-            self.ready = True
-            summary = self.ingest.index.summary
-            log.info("ready: %d documents, %d rejected", summary.counts[None], len(summary.rejected))
-            # After ready, not before: a full collection takes ~0.1 s at 10,000 files, and the
-            # first requests need not wait for it.
-            asyncio.get_running_loop().call_later(_SETTLE, self._collect_long_lived)
-        elif len(outcome.added) + len(outcome.changed) >= _BULK:
-            self._collect_long_lived()
+        return outcome
 
-    def _judge_watcher(self, outcome: Outcome, scan_started: float, lost_seq: int) -> None:
-        """After a full scan: were its changes reported by inotify? A change with no event since the
-        previous scan (after a grace for events still on their way) is a missed one."""
-        previous, self._last_scan = self._last_scan, (scan_started, lost_seq)
-        watcher = self.watcher
-        if (previous is None or previous[1] != lost_seq or watcher.effective != "inotify"
-                or not watcher.running or watcher.started_at > previous[0]):
-            return  # no measure: a loss was told, or this watcher did not see the whole interval
-        # Not the rejections: a file that could not be read is retried by every scan, event or not.
-        changed = [*outcome.added, *outcome.changed, *outcome.removed]
-        since, started_at = previous[0], watcher.started_at
-        if not changed:
-            watcher.forget_seen(since)
-            return
-
-        def judge() -> None:
-            if watcher.started_at != started_at or watcher.effective != "inotify":
-                return  # restarted meanwhile: judged by its own scans
-            missed = watcher.missed(changed, since)
-            watcher.forget_seen(since)
-            if missed:
-                asyncio.get_running_loop().create_task(self._missed(missed))
-
-        asyncio.get_running_loop().call_later(MISSED_GRACE, judge)
-
-    async def _missed(self, missed: list[str]) -> None:
-        """inotify did not report changes a scan found (a network or overlay mount, a broken
-        dependency): poll until it proves live again."""
-        self._metrics.watch_missed.inc(len(missed))
-        self._distrusts += 1
-        first = missed[0]
-        more = f" and {len(missed) - 1} more" if len(missed) > 1 else ""
-        log.warning("a scan found a change to %r%s that inotify never reported: it misses changes in this "
-                    "folder; polling every %g s, trying inotify again in %.0f s", first, more,
-                    self.settings.poll_interval, self._distrust_delay())
-        await self._to_polling(Fallback(FallbackKind.MISSED, f"{len(missed)} changes were found by a scan that "
-                                                             f"inotify never reported (e.g. {first!r}): a network "
-                                                             f"or overlay mount?"))
-
-    async def _to_polling(self, fallback: Fallback) -> None:
-        self._starting = self._switching = True
-        try:
-            await asyncio.get_running_loop().run_in_executor(None, self.watcher.distrust, fallback)
-        except Exception:
-            log.exception("cannot switch to polling")
-        finally:
-            self._starting = self._switching = False
-        self._started_at = time.monotonic()
-        self._last_scan = None
-        self._show_mode()
-        self.enqueue(rescan=True)  # what changed while switching
-
-    async def _ping(self) -> None:
-        """Prove the running inotify observer delivers: a ping through it, every PING_EVERY."""
-        if (waited := self.watcher.ping_overdue(PING_TIMEOUT)) is not None:
-            log.warning("the watcher delivered no event for %.1f s: watchdog is stuck or far behind; polling", waited)
-            await self._to_polling(Fallback(FallbackKind.STALLED, f"the watcher delivered no event for {waited:.0f} s "
-                                                                  f"(watchdog stuck or far behind)"))
-        elif self.watcher.ping_due(PING_EVERY):
-            await asyncio.get_running_loop().run_in_executor(None, self.watcher.ping)
-
-    @staticmethod
-    def _collect_long_lived() -> None:
-        # What a bulk load leaves is long-lived: keep it out of the collector's full passes,
-        # which otherwise walk every indexed file's state on the change path.
-        gc.collect()
-        gc.freeze()
-
-    def _apply(self, batch: Pending) -> Outcome:
-        outcome = Outcome()
+    def _apply(self, batch: Batch) -> BatchOutcome:
+        outcome = BatchOutcome()
         if batch.rescan:
             outcome.merge(self.ingest.reconcile())
         else:
@@ -338,149 +125,38 @@ class Sync:
             outcome.merge(self.ingest.process(batch.files))
         return outcome
 
-    # -- supervision -----------------------------------------------------------------------
+    async def _publish(self, views: Collection[Lang | None], leftovers: bool = False) -> None:
+        """Render the views that changed (or, with `leftovers`, those a round left), and push each
+        feed as it goes out. A round gives way to the next batch, except the first publication:
+        every view must have bytes."""
+        index, shelf = self.ingest.index, self.publisher.shelf
+        if not leftovers and index.generation == shelf.generation:
+            return  # nothing a reader can see changed
+        summary = index.summary
+        self._metrics.documents.set(summary.counts[None])
+        self._metrics.rejected.set(len(summary.rejected))
+        first = shelf.generation < 0
+        changes = self.changes
+        await self.publisher.publish(VIEW_LANGS if first else views,
+                                     interrupt=(lambda: False) if first else (lambda: changes.waiting), push=self._push)
 
-    def _set_root_problem(self, problem: str | None) -> None:
-        if problem != self._root_problem:
-            if problem:
-                log.error("%s; serving the last good feeds", problem)
-            else:
-                log.info("seeds folder is back")
-        self._root_problem = problem
-
-    def _out_of_fds(self, key: str, doing: str) -> None:
-        # "Too many open files" is the process's limit, not the folder's fault: say which it is.
-        if key not in self._fd_problems:
-            self._fd_problems[key] = (f"{doing}: the process is out of file descriptors ({limits.fd_usage()}); "
-                                      "the feeds may miss changes until descriptors are free")
-            log.error("%s", self._fd_problems[key])
-
-    async def supervise(self) -> None:
-        """Once a second: is the folder there, is it the one being watched, is the watcher alive
-        and complete? Repair what can be; rescan on schedule, and more often while watching is lost."""
-        loop = asyncio.get_running_loop()
-        last_scan = time.monotonic()
-        while True:
-            await asyncio.sleep(1.0)
-            # Off the worker thread: the check must not wait behind a long batch.
-            try:
-                identity = await loop.run_in_executor(None, probe_root, self.settings.seeds)
-            except RootUnavailable as exc:
-                self._set_root_problem(str(exc))
-                if self.watcher.running and not self._starting:
-                    # Its watch is on a folder that is no longer the root (renamed away, say): events
-                    # from there would be taken for the root's. A new one starts when the root is back.
-                    await self._stop_watcher()
-                continue
-            except OSError:  # only the descriptor limit gets here (see probe_root)
-                self._out_of_fds("check", "cannot check the seeds folder")
-                continue
-            self._fd_problems.pop("check", None)
-            now = time.monotonic()
-            if not self._starting and (why := self._restart_reason(identity, now)) is not None:
-                log.warning("%s; starting a new watcher and rescanning", why)
-                self._switching = self.watcher.alive
-                try:
-                    await self._stop_watcher()
-                    await self._start_watcher()
-                finally:
-                    self._switching = False
-                self.enqueue(rescan=True)
-                last_scan = time.monotonic()
-            elif self._root_problem is not None:
-                self.enqueue(rescan=True)
-            elif self._folders_changed and not self._starting and now - self._folder_event_at >= _QUIET:
-                if (fallback := await loop.run_in_executor(None, self.watcher.check_coverage)) is not None:
-                    await self._to_polling(fallback)
-                self._folders_changed = self.watcher.unsure
-            elif self._watching_lost() and now - last_scan >= FALLBACK_RESCAN:
-                self.enqueue(rescan=True)
-                last_scan = now
-            if not self._starting and self.watcher.running and self.watcher.effective == "inotify":
-                await self._ping()
-            interval = self.settings.rescan_interval
-            if interval and time.monotonic() - last_scan >= interval:
-                self.enqueue(rescan=True)
-                last_scan = time.monotonic()
-            self._show_mode()
-
-    def _restart_reason(self, identity: Identity, now: float) -> str | None:
-        """Why a new watcher is needed now, if it is."""
-        watcher = self.watcher
-        if watcher.running and watcher.alive:
-            if watcher.identity != identity:
-                return (f"the seeds folder {str(self.settings.seeds)!r} was replaced (inode "
-                        f"{watcher.identity and watcher.identity[1]} -> {identity[1]}): the old watch sees none of it")
-            since = now - self._started_at
-            if (fallback := watcher.fallback) is not None and since >= self._retry_after(fallback):
-                watcher.trust_again()
-                return f"polling because {fallback.text}; trying inotify again"
-            if since >= MAX_RESTART_DELAY:  # it has lived long enough: a later death starts afresh
-                self._restart_delay = 1.0
-            return None
-        if now < self._next_start:
-            return None
-        if watcher.running or self._start_problem is not None:
-            # Died, or could not start: again, but less often each time it fails soon after.
-            quick = now - self._started_at < MAX_RESTART_DELAY
-            self._restart_delay = min(self._restart_delay * 2, MAX_RESTART_DELAY) if quick else 1.0
-            self._next_start = now + self._restart_delay
-            if watcher.running:
-                return f"the watcher stopped ({watcher.death or 'a watchdog thread ended'})"
-            return "retrying the watch"
-        return "the seeds folder is back"  # stopped while the folder was unavailable
-
-    @property
-    def watching(self) -> bool:
-        """Whether a watcher runs, or one that ran is being replaced at this moment."""
-        return self.watcher.alive or self._switching
-
-    def _retry_after(self, fallback: Fallback) -> float:
-        """How long inotify is left aside for `fallback`: each try walks the tree and rescans it."""
-        if fallback.kind is FallbackKind.MISSED:
-            return self._distrust_delay()
-        return FALLBACK_RESCAN if self.watcher.freed_watches else RETRY_INCOMPLETE
-
-    def _distrust_delay(self) -> float:
-        return min(FIRST_DISTRUST * 2.0 ** max(self._distrusts - 1, 0), MAX_DISTRUST)
-
-    def _watching_lost(self) -> bool:
-        """Whether changes may go unseen until a rescan."""
-        return not self.watcher.alive or self._start_problem is not None
+    def _settle(self, outcome: BatchOutcome) -> None:
+        if not self.ready:
+            self.ready = True
+            summary = self.ingest.index.summary
+            log.info("ready: %d documents, %d rejected", summary.counts[None], len(summary.rejected))
+            # After ready, not before: a full collection takes ~0.1 s at 10,000 files, and the
+            # first requests need not wait for it.
+            asyncio.get_running_loop().call_later(_SETTLE, _collect_long_lived)
+        elif len(outcome.added) + len(outcome.changed) >= _BULK:
+            _collect_long_lived()
 
     def problems(self) -> list[Problem]:
-        found = []
-        if self._root_problem:
-            found.append(Problem(Concern.SEEDS, self._root_problem))
-        if self._sync_problem:
-            found.append(Problem(Concern.SYNC, self._sync_problem))
-        found.extend(Problem(Concern.SYNC, text) for text in self._fd_problems.values())
-        if self.ready and not self._starting:
-            found.extend(self._watch_problems())
-        return found
+        return [Problem(Concern.SYNC, self._problem)] if self._problem else []
 
-    def _watch_problems(self) -> list[Problem]:
-        """A dead watcher fails /healthz; folders not watched live, or events lost to an overflow,
-        degrade it: the feeds still follow, by rescans, seconds late."""
-        watcher = self.watcher
-        fallback = f"rescanning every {FALLBACK_RESCAN:.0f} s meanwhile"
-        if self._start_problem is not None:
-            return [Problem(Concern.WATCHER, f"{self._start_problem}; retrying, {fallback}")]
-        if not watcher.running:
-            # Stopped because the folder is unavailable: that problem is listed on its own.
-            stopped = Problem(Concern.WATCHER, f"watcher stopped; restarting it, {fallback}")
-            return [] if self._root_problem else [stopped]
-        found = []
-        if not watcher.alive:
-            found.append(Problem(Concern.WATCHER, f"watcher stopped: {watcher.death or 'a watchdog thread ended'}; "
-                                                  f"restarting it, {fallback}"))
-        elif watcher.fallback is not None:
-            found.append(Problem(Concern.COVERAGE, f"{watcher.fallback.text}; polling every "
-                                                   f"{self.settings.poll_interval:g} s until inotify proves live again",
-                                 public="live watching lost: polling"))
-        if self._lost is not None:
-            found.append(Problem(Concern.COVERAGE, self._lost))
-        return found
 
-    async def stop(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(None, self.watcher.stop)
+def _collect_long_lived() -> None:
+    # What a bulk load leaves is long-lived: keep it out of the collector's full passes, which
+    # otherwise walk every indexed file's state on the change path.
+    gc.collect()
+    gc.freeze()

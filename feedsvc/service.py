@@ -1,26 +1,27 @@
-"""The service: builds the parts and wires them, folder -> sync -> index -> publisher -> bytes."""
+"""The composition root: builds each stage once and starts the pipeline that drives them."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 
 from feedsvc.http.connections import Protection
-from feedsvc.ingest.ingest import Ingest, Outcome
+from feedsvc.ingest.ingest import Ingest
 from feedsvc.ingest.pool import Parsers
 from feedsvc.ops.health import Concern, Health, Problem
 from feedsvc.ops.metrics import Metrics
-from feedsvc.pipeline import Sync
+from feedsvc.pipeline import Pipeline
 from feedsvc.publish.publisher import Publisher
 from feedsvc.push.edge import Edges
 from feedsvc.push.websub import Hub
-from feedsvc.push.websub.model import Change
+from feedsvc.push.websub.model import FeedChange
 from feedsvc.store.index import Index
 from feedsvc.store.worker import Worker
+from feedsvc.watch.changes import Changes
+from feedsvc.watch.supervisor import Supervisor
 
 from .documents import words
-from .documents.model import LANGS, Lang
 from .documents.words import Match
 from .settings import Settings
 
@@ -40,7 +41,7 @@ class Service:
         self.parsers = Parsers()
         self.protection = Protection()  # reported by the site that serves the service, if guarded
         self.index: Index | None = None
-        self.sync: Sync | None = None
+        self.pipeline: Pipeline | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._matches: dict[str, Match] = {}
 
@@ -59,42 +60,18 @@ class Service:
         self.publisher.attach(index)
         ingest = Ingest(self.settings.seeds, index, pattern=self.settings.pattern,
                         max_bytes=self.settings.max_bytes, parsers=self.parsers)
-        self.sync = Sync(self.settings, ingest, self.worker, self.metrics, self._changed, on_idle=self._finish)
+        changes = Changes()
+        supervisor = Supervisor(self.settings, changes, self.metrics)
+        self.pipeline = Pipeline(self.settings, changes, supervisor, ingest, self.worker, self.publisher,
+                                 self._push, self.metrics)
         loop = asyncio.get_running_loop()
-        self._tasks += [loop.create_task(self.sync.run(), name="feedsvc-sync"),
-                        loop.create_task(self.sync.supervise(), name="feedsvc-supervisor")]
+        self._tasks += [loop.create_task(self.pipeline.run(), name="feedsvc-pipeline"),
+                        loop.create_task(supervisor.supervise(), name="feedsvc-supervisor")]
 
-    async def _changed(self, outcome: Outcome) -> None:
-        """After each batch: publish what it changed (and the first state, even an empty one)."""
-        assert self.index is not None
-        if self.index.generation == self.publisher.shelf.generation:
-            return
-        summary = self.index.summary
-        self.metrics.documents.set(summary.counts[None])
-        self.metrics.rejected.set(len(summary.rejected))
-        first = self.publisher.shelf.generation < 0
-        await self._publish((None, *LANGS) if first else outcome.views, give_way=not first)
-
-    async def _publish(self, views: Collection[Lang | None], give_way: bool = True) -> bool:
-        """Publish what changed, giving way to the next batch of files (never on the first
-        publication: every view must have bytes); push what went out."""
-        sync = self.sync
-
-        def waiting() -> bool:
-            return give_way and sync is not None and sync.has_pending
-        await self.publisher.publish(views, interrupt=waiting, push=self._push)
-        return True
-
-    def _push(self, changes: Sequence[Change]) -> None:
+    def _push(self, changes: Sequence[FeedChange]) -> None:
         """A feed just changed: to subscribers (WebSub) and to the caches in front, in the background."""
         self.edges.refresh(changes)
         self.hub.publish(changes)
-
-    async def _finish(self) -> bool:
-        """When no file is waiting: render the views a round left when it gave way."""
-        if not self.publisher.dirty:
-            return False
-        return await self._publish(())
 
     async def stop(self) -> None:
         await self.hub.stop()
@@ -102,8 +79,8 @@ class Service:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self.sync is not None:
-            await self.sync.stop()
+        if self.pipeline is not None:
+            await self.pipeline.supervisor.stop()
         self.parsers.close()
         if self.index is not None:
             await self.worker.run(self.index.close)
@@ -124,11 +101,11 @@ class Service:
 
     @property
     def ready(self) -> bool:
-        return self.sync is not None and self.sync.ready
+        return self.pipeline is not None and self.pipeline.ready
 
     def health(self) -> Health:
-        sync, index = self.sync, self.index
-        problems = list(sync.problems()) if sync else []
+        pipeline, index = self.pipeline, self.index
+        problems = [*pipeline.problems(), *pipeline.supervisor.problems(pipeline.ready)] if pipeline else []
         if self.publisher.problem:
             problems.append(Problem(Concern.RENDER, self.publisher.problem))
         if index is not None and index.status.problem:
@@ -138,10 +115,10 @@ class Service:
         summary = index.summary if index else None
         return Health(
             ready=self.ready,
-            watcher_alive=sync.watching if sync else False,
+            watcher_alive=pipeline.supervisor.watching if pipeline else False,
             documents=summary.counts[None] if summary else 0,
             rejected=summary.rejected if summary else (),
-            last_change=sync.last_change if sync else None,
+            last_change=pipeline.last_change if pipeline else None,
             problems=tuple(problems),
             index=index.status.location if index else "",
         )

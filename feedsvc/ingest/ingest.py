@@ -49,7 +49,7 @@ class RootUnavailable(Exception):
 
 
 @dataclass(slots=True)
-class Outcome:
+class BatchOutcome:
     """What one batch did; `unsettled` files changed while being read and must be tried again."""
 
     added: list[str] = field(default_factory=list)
@@ -65,7 +65,7 @@ class Outcome:
         """Whether any feed can differ after this batch."""
         return bool(self.added or self.changed or self.removed or self.rejected)
 
-    def merge(self, other: Outcome) -> None:
+    def merge(self, other: BatchOutcome) -> None:
         for name in ("added", "changed", "removed", "rejected", "unsettled"):
             getattr(self, name).extend(getattr(other, name))
         self.touched += other.touched
@@ -76,7 +76,7 @@ class Ingest:
     """Reads files under `root` into the index; runs on the worker thread only."""
 
     def __init__(self, root: Path, index: Index, *, pattern: str, max_bytes: int,
-                 parsers: pool.Parsers | None = None, loader: Callable[[Job], Loaded] | None = None,
+                 parsers: pool.Parsers | None = None, loader: Callable[[ReadJob], Loaded] | None = None,
                  clock: Callable[[], int] = time.time_ns) -> None:
         self.root = root
         self.index = index
@@ -128,7 +128,7 @@ class Ingest:
                 if not isinstance(exc, FileNotFoundError):
                     log.warning("cannot list %s: %s", folder, exc.strerror or exc)
 
-    def reconcile(self, under: str = "") -> Outcome:
+    def reconcile(self, under: str = "") -> BatchOutcome:
         """Full scan: every file on disk, and every indexed path that may be gone.
 
         Files whose stat matches the index are set aside as the scan meets them, so a warm
@@ -151,7 +151,7 @@ class Ingest:
             self._first_scan = False
         return outcome
 
-    def process(self, paths: Iterable[str], stats: dict[str, Stat] | None = None) -> Outcome:
+    def process(self, paths: Iterable[str], stats: dict[str, Stat] | None = None) -> BatchOutcome:
         """Bring each path's index row in line with the file, a transaction per chunk of files.
 
         `stats` (a scan's lstat per path) is used up as its paths are processed.
@@ -159,7 +159,7 @@ class Ingest:
         Chunks keep memory flat on a cold start of 100,000 files; each chunk is atomic, and a
         process killed between two chunks converges on the next start.
         """
-        outcome = Outcome()
+        outcome = BatchOutcome()
         # Oldest first: rows are then added in the order documents are published, which is the
         # order the search table is read in (Index.page).
         ordered = sorted(set(paths), key=lambda p: (stats[p].st_mtime_ns if stats and p in stats else 0, p))
@@ -179,13 +179,13 @@ class Ingest:
                      len(outcome.removed), len(outcome.rejected))
         return outcome
 
-    def _chunks(self, ordered: list[str], stats: dict[str, Stat] | None, outcome: Outcome, level: int,
+    def _chunks(self, ordered: list[str], stats: dict[str, Stat] | None, outcome: BatchOutcome, level: int,
                 bulk: bool) -> None:
         """Read, parse and write `ordered` a chunk at a time (see process)."""
         previous: Callable[[], None] | None = None
         for start in range(0, len(ordered), CHUNK):
             chunk = _Chunk(outcome, level)
-            jobs: list[Job] = []
+            jobs: list[ReadJob] = []
             for rel in ordered[start:start + CHUNK]:
                 if rel in self.busy:
                     continue  # its close event will bring it in
@@ -197,7 +197,7 @@ class Ingest:
                     raise
                 except Exception as exc:  # a bug meeting one file rejects that file, never the batch
                     result = self._failed(rel, exc)
-                if isinstance(result, Job):
+                if isinstance(result, ReadJob):
                     jobs.append(result)
                 else:
                     self._settle(chunk, rel, result)
@@ -209,8 +209,8 @@ class Ingest:
         if previous is not None:
             previous()
 
-    def _examine(self, rel: str, before: Stat | None) -> Job | Change | Same | None:
-        """What one path needs, from its stat alone: a Job to read it, a rejected Row, Same when
+    def _examine(self, rel: str, before: Stat | None) -> ReadJob | RowChange | Same | None:
+        """What one path needs, from its stat alone: a ReadJob to read it, a rejected Row, Same when
         its stat did not move, None when it is not a document."""
         reason = classify(rel, self.pattern)
         if reason is not None:
@@ -233,9 +233,9 @@ class Ingest:
         if not stat.S_ISREG(before.st_mode):
             why = SYMLINK if stat.S_ISLNK(before.st_mode) else NOT_REGULAR
             return self._rejected(rel, before.st_size, before.st_mtime_ns, _digest(b"", why), why)
-        return Job(rel, full, before.st_size, before.st_mtime_ns, known.hash if known else None, self.max_bytes)
+        return ReadJob(rel, full, before.st_size, before.st_mtime_ns, known.hash if known else None, self.max_bytes)
 
-    def _load_all(self, jobs: list[Job], bulk: bool) -> Callable[[], Iterable[Loaded]]:
+    def _load_all(self, jobs: list[ReadJob], bulk: bool) -> Callable[[], Iterable[Loaded]]:
         """Start reading and parsing `jobs` in the parser processes (here without them); the
         returned call gives the results in order."""
         # Asked for only when there is work: a warm start that finds nothing to read must not
@@ -255,14 +255,14 @@ class Ingest:
         done = [self._load(job) for job in jobs]
         return lambda: done
 
-    def _load_here(self, jobs: list[Job], why: str) -> list[Loaded]:
+    def _load_here(self, jobs: list[ReadJob], why: str) -> list[Loaded]:
         """Parse `jobs` on this thread after the parser processes failed; the next batch gets new ones."""
         log.warning("%s; parsing %d files here", why, len(jobs))
         if self.parsers is not None:
             self.parsers.close()
         return [self._load(job) for job in jobs]
 
-    def _finish(self, chunk: _Chunk, jobs: list[Job], loaded: Callable[[], Iterable[Loaded]]) -> None:
+    def _finish(self, chunk: _Chunk, jobs: list[ReadJob], loaded: Callable[[], Iterable[Loaded]]) -> None:
         """Write one chunk once its files are read and parsed."""
         try:
             results = list(loaded())
@@ -281,10 +281,10 @@ class Ingest:
             self._log_row(row, self.index.state(row.path), chunk.outcome, chunk.level)
         self.index.write(chunk.rows, chunk.removed, chunk.touched)
 
-    def _settle(self, chunk: _Chunk, rel: str, result: Change | Same | Unsettled | None) -> None:
+    def _settle(self, chunk: _Chunk, rel: str, result: RowChange | Same | Unsettled | None) -> None:
         """File one path's result under the chunk's writes."""
         known = self.index.state(rel)
-        if isinstance(result, Change) and known is not None and \
+        if isinstance(result, RowChange) and known is not None and \
                 (known.reason, known.hash) == (result.row.state.reason, result.row.state.hash):
             # Rejected again for the same reason (a file still unreadable): say it once.
             result = Same(result.row.state.size, result.row.state.mtime_ns)
@@ -309,7 +309,7 @@ class Ingest:
             chunk.outcome.views |= result.views
 
     @staticmethod
-    def _log_row(row: Row, known: FileState | None, outcome: Outcome, level: int) -> None:
+    def _log_row(row: Row, known: FileState | None, outcome: BatchOutcome, level: int) -> None:
         rel = row.path
         if row.state.reason is not None:
             outcome.rejected.append((rel, row.state.reason))
@@ -346,7 +346,7 @@ class Ingest:
             return ctime_ns
         return now  # edited while the service was stopped, long ago
 
-    def _row(self, rel: str, loaded: Read) -> Change:
+    def _row(self, rel: str, loaded: Read) -> RowChange:
         if isinstance(loaded.parsed, Reason):
             return self._rejected(rel, loaded.size, loaded.mtime_ns, loaded.digest, loaded.parsed)
         parsed = loaded.parsed
@@ -373,24 +373,24 @@ class Ingest:
         state = FileState(loaded.digest, loaded.size, loaded.mtime_ns, published, parsed.languages, None)
         if changed or not was_published:
             views.add(None)
-        return Change(Row(rel, state, parsed.record, versions, parsed.warned, parsed.words, parsed.topics),
+        return RowChange(Row(rel, state, parsed.record, versions, parsed.warned, parsed.words, parsed.topics),
                       frozenset(views))
 
-    def _failed(self, rel: str, exc: Exception) -> Change:
+    def _failed(self, rel: str, exc: Exception) -> RowChange:
         log.error("handling %s failed; it is rejected, the rest of the batch goes on", shown(rel), exc_info=exc)
         reason = Reason(ReasonKind.INTERNAL, f"internal error handling this file: {type(exc).__name__}: {exc}")
         known = self.index.state(rel)
         size, mtime = (known.size, known.mtime_ns) if known is not None else (0, 0)
         return self._rejected(rel, size, mtime, _digest(b"", reason), reason)
 
-    def _rejected(self, rel: str, size: int, mtime_ns: int, digest: bytes, reason: Reason) -> Change:
+    def _rejected(self, rel: str, size: int, mtime_ns: int, digest: bytes, reason: Reason) -> RowChange:
         known = self.index.state(rel)
         # A published document that is now rejected leaves its views.
         views = frozenset((None, *known.langs)) if known is not None and known.reason is None else frozenset()
-        return Change(Row(rel, FileState(digest, size, mtime_ns, 0, (), reason), None, NO_VERSIONS), views)
+        return RowChange(Row(rel, FileState(digest, size, mtime_ns, 0, (), reason), None, NO_VERSIONS), views)
 
 
-class Job(NamedTuple):
+class ReadJob(NamedTuple):
     """One file to read and parse, perhaps in a parser process: tuples pickle fastest."""
 
     rel: str
@@ -401,7 +401,7 @@ class Job(NamedTuple):
     max_bytes: int
 
 
-class Change(NamedTuple):
+class RowChange(NamedTuple):
     """One row to write, and the views (None: the bilingual one) whose entries it changes."""
 
     row: Row
@@ -445,7 +445,7 @@ def _digest(data: bytes, reason: Reason | None = None) -> bytes:
     return hashlib.sha256(data if reason is None else data + str(reason).encode()).digest()
 
 
-def load(job: Job) -> Loaded:
+def load(job: ReadJob) -> Loaded:
     """Read, digest and parse one file (see Loaded); runs in a parser process, so it never raises."""
     try:
         data, after = read_bounded(job.full, job.max_bytes)
@@ -483,7 +483,7 @@ def load(job: Job) -> Loaded:
 class _Chunk:
     """The writes one transaction will make, gathered as the chunk's files are settled."""
 
-    outcome: Outcome
+    outcome: BatchOutcome
     level: int
     rows: list[Row] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)

@@ -1,10 +1,11 @@
 """Parser processes: documents are parsed here, never in the service's own process.
 
 They fork from a server that has imported the parser and loaded the language models once
-(feedsvc.ingest.preload), so they start ready and share the models' ~100 MB. Loading those models holds
-the GIL for about half a second; in the service's own process that froze every request after a
-start. One process does the changes of a running service; a bulk load gets one per core, and
-they go when it is done.
+(feedsvc.ingest.preload), so they start ready and share what it holds (~126 MiB after loading,
+models and dictionaries included: bench/history.md). Loading those models holds the GIL for
+about half a second; in the service's own process that froze every request after a start. One
+process does the changes of a running service; a bulk load gets one per core, and they go when
+it is done.
 """
 
 from __future__ import annotations

@@ -11,18 +11,18 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
-from feedsvc.documents.model import LANGS, Lang
+from feedsvc.documents.model import Lang
 from feedsvc.documents.publications import Topic
 from feedsvc.documents.words import Match
 from feedsvc.feeds import VIEWS, FeedMeta, Page, View, render
-from feedsvc.feeds.views import feed_path, utc
+from feedsvc.feeds.views import HOME, VIEW_LANGS, feed_path, utc
 from feedsvc.ops import memory
 from feedsvc.ops.metrics import Metrics
 from feedsvc.publish import headers
 from feedsvc.publish.renderer import Draft, Renderer, draft_bytes, page_bytes
 from feedsvc.publish.shelf import Packed, Rendered, Shelf
 from feedsvc.push.websub.links import hubs, link_header
-from feedsvc.push.websub.model import Change
+from feedsvc.push.websub.model import FeedChange
 from feedsvc.settings import Settings
 from feedsvc.store.index import Index, ns_to_datetime
 from feedsvc.store.worker import Worker
@@ -83,7 +83,7 @@ class Publisher:
         self._variants: dict[Key, asyncio.Future[Rendered]] = {}
         self._trim: asyncio.TimerHandle | None = None
         self._main = {view: Key(view, settings.page_size, 1, self.base_url) for view in VIEWS}
-        self._home = Key(None, HOME_ENTRIES, 1, self.base_url)
+        self._home = Key(HOME, HOME_ENTRIES, 1, self.base_url)
         self._main_keys = frozenset((*self._main.values(), self._home))
         self._new_state = asyncio.Event()  # set (and replaced) on every publication
         # The nine feeds are WebSub topics under their own URL: they advertise the hubs, and a
@@ -107,9 +107,9 @@ class Publisher:
         """Whether views are left to render from the last publication (it gave way to a change)."""
         return bool(self._dirty)
 
-    async def publish(self, langs: Collection[Lang | None] = (None, *LANGS),
+    async def publish(self, langs: Collection[Lang | None] = VIEW_LANGS,
                       interrupt: Callable[[], bool] = lambda: False,
-                      push: Callable[[Sequence[Change]], None] = lambda changes: None) -> None:
+                      push: Callable[[Sequence[FeedChange]], None] = lambda changes: None) -> None:
         """Render the default pages of the views showing `langs` (None: the bilingual views and the
         home page) from the index as it is now, each put on the shelf as soon as it is rendered, in
         the order readers poll them (/feed.atom first): a round of ten renders is ~80 ms, and the
@@ -128,7 +128,7 @@ class Publisher:
         keys = sorted(self._dirty, key=self._priority.__getitem__)
         started = time.perf_counter()
         assert self._index is not None
-        generation = self._index.generation  # no batch is indexed while a round renders (Sync)
+        generation = self._index.generation  # no batch is indexed while a round renders (the pipeline)
         dirty_views = {key.view for key in self._dirty}
         for view in (*VIEWS, None):  # what no change touched is already this state's
             if view not in dirty_views:
@@ -157,7 +157,7 @@ class Publisher:
             self._new_state.set()
             self._new_state = asyncio.Event()
             if key.view is not None and old is not None and old.etag != rendered.etag:
-                push([Change(self.base_url + key.path, key.view.media_type, rendered.body, fresh)])
+                push([FeedChange(self.base_url + key.path, key.view.media_type, rendered.body, fresh)])
         self.problem = failed
         log.info("feeds rendered: %d renders, %d documents (en %d, uk %d) in %.0f ms", done,
                  self._totals[None], self._totals["en"], self._totals["uk"], (time.perf_counter() - started) * 1000)
@@ -177,7 +177,7 @@ class Publisher:
                 fresh = render(self.meta, key.view, dataclasses.replace(page, entries=new), key.base_url)
         if page.updated is not None:
             self._pushed[key] = utc(page.updated)
-        totals: dict[Lang | None, int] = {lang: self._index.count(lang) for lang in (None, *LANGS)}
+        totals: dict[Lang | None, int] = {lang: self._index.total(lang) for lang in VIEW_LANGS}
         return rendered, fresh, totals
 
     def _page(self, key: Key, pages: dict[tuple[Lang | None, int, int], Page]) -> Page:

@@ -283,9 +283,6 @@ class Index:
     def paths(self) -> Iterable[str]:
         return self._states.keys()
 
-    def count(self, lang: Lang | None = None) -> int:
-        return self._totals[lang]
-
     def _summarise(self) -> Summary:
         return Summary(dict(self._totals), tuple(sorted(self._rejected.items())))
 
@@ -336,7 +333,7 @@ class Index:
         return _filed(*row[:5])
 
     def newest_update(self, lang: Lang | None, topic: Topic | None = None) -> dt.datetime | None:
-        """The newest `updated` of a view (a search's comes from its page: Publisher._page)."""
+        """The newest `updated` of a view (a search's comes from its rows: Publisher._draft)."""
         where, params = _where(lang, topic, None)
         row = self._db.execute(f"SELECT max({_UPDATED[lang]}) FROM documents WHERE {where}", params).fetchone()
         return ns_to_datetime(row[0]) if row and row[0] is not None else None
@@ -345,7 +342,7 @@ class Index:
         """Documents in a view; a topic's or a search's by SQL (a search's counted up to
         SEARCH_COUNT_CAP), the main views' from memory."""
         if topic is None and match is None:
-            return self.count(lang)
+            return self._totals[lang]
         if match is not None and match.include:
             where, params = _where(lang, topic, None)
             return int(self._db.execute(
