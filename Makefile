@@ -107,11 +107,11 @@ bench: $(BENCH_STAMP)
 fuzz: FUZZ_EXAMPLES ?= 5000
 fuzz: $(STAMP)
 	FEEDSVC_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FEEDSVC_SCHEMATHESIS_EXAMPLES=200 \
-	  $(BIN)/pytest -q -s --timeout=3600 tests/test_fuzz.py tests/test_hostile.py -k 'not oversized'
+	  $(BIN)/pytest -q -s --timeout=3600 tests/system/test_fuzz.py tests/integration/test_hostile.py tests/system/test_schemathesis.py -k 'not oversized'
 
 # Loopback load with churn against a real `feedsvc serve`: 64 clients for 20 s; prints requests and errors.
 load: LOAD_CLIENTS ?= 64
 load: LOAD_SECONDS ?= 20
 load: $(STAMP)
 	FEEDSVC_LOAD_CLIENTS=$(LOAD_CLIENTS) FEEDSVC_LOAD_SECONDS=$(LOAD_SECONDS) \
-	  $(BIN)/pytest -q -s --timeout=600 tests/test_load.py
+	  $(BIN)/pytest -q -s --timeout=600 tests/system/test_load.py
