@@ -69,7 +69,7 @@ def detector(script: Script = "latin", *, at_once: bool = False) -> LanguageDete
     The Cyrillic one has the full models (~100 MB): low-accuracy mode would save most of that, but
     it called "Друга частина резюме про війну." Russian with 94% confidence; on short snippets the
     letter rule cannot decide, full models are right 99.4% of the time, trigrams 98.8%
-    (tests/test_language.py checks the full models stay >= 97%). They load on first use, one
+    (tests/unit/documents/test_language.py checks the full models stay >= 97%). They load on first use, one
     language at a time; `at_once` loads both in parallel, twice as fast but with a transient peak
     ~40 MB over the steady size.
     """

@@ -180,8 +180,9 @@ def _lines(text: str, notes: list[Note], suspect: bool = True) -> list[Line]:
         text = repair.mojibake(text, notes)
     rows = text.split("\n")
     if all(map(str.isprintable, rows)):
-        # Every character _ODD, _ODD_BLANK or _LINE_SEPARATORS matches is unprintable (tests/test_parse_lines.py
-        # checks each code point): a printable text, as most are, is spared their scans (~20 us each).
+        # Every character _ODD, _ODD_BLANK or _LINE_SEPARATORS matches is unprintable (a test in
+        # tests/unit/documents/ checks each code point): a printable text, as most are, is spared
+        # their scans (~20 us each).
         if "  " in text:
             text = _BLANKS.sub(" ", text)
             rows = text.split("\n")
@@ -340,7 +341,7 @@ def _alternatives(names: dict[str, int]) -> str:
 
 
 _WEEKDAY = rf"(?:(?P<weekday>{_alternatives(_WEEKDAYS)})\.?,?\s+)?"
-# The forms of a date, each a rule of its own (tests/test_parse_dates.py has cases for each).
+# The forms of a date, each a rule of its own (tests/unit/documents/test_parse_dates.py has cases for each).
 # Searched for anywhere in the source line; the leftmost match is the article's date.
 _DATE_FORMS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # Year first, always year-month-day whatever the separator: 2024-11-06, 2024.08.07, 2024/03/02.

@@ -86,7 +86,7 @@ class Furniture:
 
 # Page furniture, in one place: a paragraph (or a line, where `line`) matching one of these is left
 # out of the English article, with a warning naming it. Extend freely (non-capturing groups only);
-# tests/test_parse_furniture.py has a case for each rule.
+# tests/unit/documents/test_parse_furniture.py has a case for each rule.
 FURNITURE: tuple[Furniture, ...] = (
     # Where an advertisement sat: "Advertisement", "ADVERTISEMENT", "Story continues below advertisement",
     # "Advertisement - Scroll to continue".
