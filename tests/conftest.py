@@ -8,6 +8,7 @@ nginx, load and fuzzing over a server). `pytest -m unit` runs the fast ones."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
 import time
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import poll_until_async, proc_table, settings_for
+from helpers import SECRET, SEED, poll_until_async, proc_table, settings_for, write
 from helpers.servers import Server, WrappedServer, wrapped_servers
 
 from feedsvc.http.app import create_app
@@ -85,6 +86,14 @@ def server_factory(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     yield start
     for server in started:
         server.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def real_server(seeds: Path, state: Path, tmp_path: Path, server_factory: Any) -> Any:
+    """A `feedsvc serve` of the seed, with a secret beside the seeds folder (where ../ would land)."""
+    shutil.copy(SEED, seeds)
+    write(tmp_path, "secret.txt", SECRET)
+    return server_factory(seeds, state)
 
 
 @pytest.fixture

@@ -39,6 +39,9 @@ BASE = "http://feeds.test"
 
 
 # -- waiting for a condition ------------------------------------------------------------------------
+# A file beside the seeds folder that no answer may ever carry (hostile-path tests).
+SECRET = "SECRET-MARKER-never-served"
+
 
 def _timed_out(what: str, timeout: float, detail: Callable[[], str] | None) -> AssertionError:
     return AssertionError(f"timed out after {timeout}s waiting for {what}" + (f"; {detail()}" if detail else ""))
@@ -115,6 +118,29 @@ def field(d: object, name: str) -> object:
     for part in name.split("."):
         value = getattr(value, part)
     return value
+
+
+def check_parsed(data: bytes, name: str, expected: dict[str, object]) -> None:
+    """One row of a parser table: `rejected` (kind, line); else each field's value, a `note`
+    (line, text) among the warnings, or `no note` (text) absent from them."""
+    from feedsvc.documents.model import Rejected
+    from feedsvc.documents.parse import parse_document
+
+    if "rejected" in expected:
+        with pytest.raises(Rejected) as info:
+            parse_document(data, name)
+        assert (info.value.reason.kind, info.value.reason.line) == expected["rejected"], info.value.reason
+        return
+    d = parse_document(data, name)
+    for key, value in expected.items():
+        if key == "note":
+            assert isinstance(value, tuple)
+            line, text = value
+            assert any(text in w.text and w.line == line for w in d.warnings), d.warnings
+        elif key == "no note":
+            assert not any(str(value) in w.text for w in d.warnings), d.warnings
+        else:
+            assert field(d, key) == value, (key, field(d, key), d.warnings)
 
 
 def settings_for(seeds: Path, state: Path, **overrides: Any) -> Settings:

@@ -18,10 +18,9 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from helpers import SEED, make_doc, write
+from helpers import SECRET, SEED, make_doc, write
 from helpers.feeds import FEEDS, ids
 
-SECRET = "SECRET-MARKER-never-served"
 LEAKS = ("Traceback", 'File "', "/work", "root:x:0:0", SECRET, "site-packages", "Index of", "<title>Directory")
 OUR_TYPES = ("application/atom+xml", "application/rss+xml", "application/feed+json", "text/html",
              "application/json", "text/plain")
@@ -224,13 +223,6 @@ def _sync_raw(port: int, request: bytes, timeout: float = 3.0) -> tuple[int, dic
         except (TimeoutError, ConnectionResetError):
             pass
     return split_response(b"".join(chunks))
-
-
-@pytest.fixture
-def real_server(seeds: Path, state: Path, tmp_path: Path, server_factory: Any) -> Any:
-    shutil.copy(SEED, seeds)
-    write(tmp_path, "secret.txt", SECRET)
-    return server_factory(seeds, state)
 
 
 def test_oversized_requests_get_4xx(real_server: Any, tmp_path: Path) -> None:

@@ -12,18 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import ROOT, SEED, write
+from helpers import ROOT
 
 OPENAPI = ROOT / "docs" / "openapi.yaml"
-SECRET = "SECRET-MARKER-never-served"
-
-
-@pytest.fixture
-def real_server(seeds: Path, state: Path, tmp_path: Path, server_factory: Any) -> Any:
-    """As integration/test_hostile.py's: the seed, and a secret beside the seeds folder."""
-    shutil.copy(SEED, seeds)
-    write(tmp_path, "secret.txt", SECRET)
-    return server_factory(seeds, state)
 
 
 def test_schemathesis_finds_no_server_error(real_server: Any, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from helpers import DOCUMENTS, field
+from helpers import DOCUMENTS, check_parsed, field
 
 from feedsvc.documents.model import ReasonKind, Rejected
 from feedsvc.documents.parse import parse_document
@@ -210,21 +210,8 @@ VARIANTS: list[tuple[str, bytes, dict[str, object]]] = [
 
 @pytest.mark.parametrize(("data", "expected"), [v[1:] for v in VARIANTS], ids=[v[0] for v in VARIANTS])
 def test_variant(data: bytes, expected: dict[str, object]) -> None:
-    if "rejected" in expected:
-        with pytest.raises(Rejected) as info:
-            parse_document(data, "variant.txt")
-        assert (info.value.reason.kind, info.value.reason.line) == expected["rejected"], info.value.reason
-        return
-    d = parse_document(data, "variant.txt")
-    for name, value in expected.items():
-        if name == "note":
-            assert isinstance(value, tuple)
-            line, text = value
-            assert any(text in w.text and w.line == line for w in d.warnings), d.warnings
-        elif name == "no note":
-            assert not any(str(value) in w.text for w in d.warnings), d.warnings
-        else:
-            assert field(d, name) == value, (name, field(d, name))
+    check_parsed(data, "variant.txt", expected)
+
 
 
 def test_long_title_is_cut_at_a_word() -> None:
