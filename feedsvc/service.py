@@ -35,7 +35,7 @@ class Service:
         self.settings = settings
         self.metrics = metrics
         self.worker = Worker()
-        self.publisher = Publisher(settings, self.worker, metrics)
+        self.publisher = Publisher(settings, self.worker, metrics, subscribed=lambda t: self.hub.has_subscribers(t))
         self.hub = Hub(settings, metrics, topics=self.publisher.topics.__contains__)
         self.edges = Edges(settings.edge_refresh, self.publisher.base_url)
         self.parsers = Parsers()

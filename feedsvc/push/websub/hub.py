@@ -25,7 +25,7 @@ from feedsvc.push.websub.dispatch import Dispatcher
 from feedsvc.push.websub.guard import Guard
 from feedsvc.push.websub.intake import Refusal, check, client_address, read_form
 from feedsvc.push.websub.limits import Limits, RateLimiter
-from feedsvc.push.websub.model import Accepted, FeedChange, Subscription
+from feedsvc.push.websub.model import Accepted, FeedChange, Mode, Subscription
 from feedsvc.push.websub.ping import Pinger
 from feedsvc.push.websub.stats import hub_metrics
 from feedsvc.push.websub.store import Store
@@ -41,6 +41,13 @@ Resolver = AbstractResolver
 def _text(status: int, text: str, **extra: str) -> web.Response:
     """The hub's answer to a subscription request: one line of plain text (WebSub clients show it)."""
     return web.Response(status=status, body=(text + "\n").encode(), headers={**policy.momentary(policy.TEXT), **extra})
+
+
+def _topics(store: Store, now: float) -> frozenset[str]:
+    """The topics with a live subscription or a request awaiting verification (the hub's thread)."""
+    rows = store.db.execute("SELECT topic FROM subscriptions WHERE expires > ? UNION SELECT topic FROM intents",
+                            (now,))
+    return frozenset(str(row[0]) for row in rows)
 
 
 class Hub:
@@ -64,6 +71,14 @@ class Hub:
         self._rate = RateLimiter(limits.rate_burst, limits.rate_per_second, limits.rate_clients, time.monotonic)
         self._tasks: set[asyncio.Task[None]] = set()
         self._refresh: asyncio.TimerHandle | None = None
+        # has_subscribers answers from here, on the event loop: the store lives on the hub's own
+        # thread, and the publisher asks before each feed it renders. The topics with a live
+        # subscription or a request awaiting verification, as of the last refresh, plus those asked
+        # for since (a topic asked for at refresh n stays until a refresh that started later).
+        self._subscribed: frozenset[str] = frozenset()
+        self._asked: dict[str, int] = {}
+        self._refreshes = 0  # refreshes started
+        self._applied = 0  # the newest refresh whose topics are in _subscribed
 
     # -- the interface ---------------------------------------------------------------------
 
@@ -118,6 +133,11 @@ class Hub:
         self.pinger.ping([change.topic_url for change in changes])
         if self.enabled:
             self._dispatch.publish(changes)
+
+    def has_subscribers(self, topic: str) -> bool:
+        """Whether `topic` may have a subscriber (event loop; no I/O): then a change to it needs a
+        push body. Never False for a live subscription; may be True for a while after one ended."""
+        return self.enabled and (topic in self._subscribed or topic in self._asked)
 
     def links(self, self_url: str) -> str:
         """The Link header value for a feed at `self_url` ('' when no hub is advertised): for an
@@ -181,6 +201,8 @@ class Hub:
         if accepted is Accepted.NOTHING:
             return _text(202, "not subscribed: nothing to unsubscribe")
         assert intent is not None
+        if asked.mode is Mode.SUBSCRIBE:  # before it is verified: its first push must find the body
+            self._asked[asked.topic] = self._refreshes
         self._verifier.queue(intent)
         self._dirty()
         return _text(202, f"accepted: the {asked.mode.value} request will be verified at the callback")
@@ -214,7 +236,15 @@ class Hub:
             self._spawn(self._update_counts())
 
     async def _update_counts(self) -> None:
+        self._refreshes += 1
+        started = self._refreshes
         live, retrying = await self._ctx.run(self._ctx.store.counts, self.clock())
+        topics = await self._ctx.run(_topics, self._ctx.store, self.clock())
+        if started > self._applied:  # an older refresh finishing late must not undo a newer one
+            self._applied = started
+            self._subscribed = topics
+            # Those asked for before this refresh started are in what it read; later ones may not be.
+            self._asked = {topic: at for topic, at in self._asked.items() if at >= started}
         stats = self._ctx.stats
         stats.subscriptions.set(live)
         stats.retrying.set(retrying)
