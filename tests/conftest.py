@@ -116,7 +116,14 @@ def leftover_processes() -> list[str]:
     mine = {pid for pid, (ppid, _, cmd) in table.items() if ppid == me and "multiprocessing.forkserver" in cmd}
     mine |= {pid for pid, (ppid, _, _) in table.items() if ppid in mine}
     return [f"{pid}: {cmd[:120]}" for pid, (_, started, cmd) in table.items()
-            if pid != me and pid not in mine and started >= _SESSION_START - 1 and any(o in cmd for o in _OURS)]
+            if pid != me and pid not in mine and started >= _SESSION_START - 1 and any(o in cmd for o in _OURS)
+            and not _other_python(cmd)]
+
+
+def _other_python(cmd: str) -> bool:
+    """A Python process of another environment (another checkout's run on the same machine), not ours."""
+    exe = cmd.split(" ", 1)[0]
+    return os.path.basename(exe).startswith("python") and not exe.startswith(sys.prefix + os.sep)
 
 
 def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
