@@ -14,7 +14,6 @@ from typing import Any
 from aiohttp import web
 
 from feedsvc.documents.files import shown
-from feedsvc.documents.model import Entry, Lang
 from feedsvc.documents.publications import AUTHOR, PUBLICATION, Topic
 from feedsvc.documents.words import QueryError
 from feedsvc.feeds import VIEWS, View
@@ -32,6 +31,7 @@ from feedsvc.publish.shelf import Rendered, tag_of
 from feedsvc.push import websub
 from feedsvc.service import Service
 from feedsvc.settings import MAX_LIMIT, NEWSROOM_PAGE_SIZE, Settings
+from feedsvc.store.queries import Found, Reader
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -199,7 +199,7 @@ class Routes:
                        "Authorization: Bearer <token> or open /status?token=<token>")
                 return web.Response(status=401, text=f"The newsroom pages need the editor token: {how}.\n",
                                     headers=policy.unauthorized())
-            if self.service.index is None:
+            if self._reader() is None:
                 return _starting()
             return await handler(request)
         return guarded
@@ -215,9 +215,20 @@ class Routes:
         return Query(state=states[raw] if raw else None, q=q, page=_int_param(request, "page", 1, 1, 999_999),
                      limit=_int_param(request, "limit", NEWSROOM_PAGE_SIZE, 1, MAX_LIMIT))
 
+    def _reader(self) -> Reader | None:
+        """The index's read facade, the only way this layer reads the index (its methods on the
+        worker thread); None until the first scan has opened the index."""
+        index = self.service.index
+        return index.reader if index is not None else None
+
+    def _opened(self) -> Reader:
+        """The read facade behind the newsroom guard, which answered 503 while there is none."""
+        reader = self._reader()
+        assert reader is not None
+        return reader
+
     async def _status_data(self, request: web.Request) -> dict[str, Any]:
-        assert self.service.index is not None
-        return await self.service.worker.run(status, self.service.index, self._status_query(request),
+        return await self.service.worker.run(status, self._opened(), self._status_query(request),
                                              self.base_url(request))
 
     async def status_json(self, request: web.Request) -> web.StreamResponse:
@@ -231,8 +242,7 @@ class Routes:
         return _private(request, body, "text/html; charset=utf-8")
 
     async def preview(self, request: web.Request) -> web.StreamResponse:
-        assert self.service.index is not None
-        found = await self.service.worker.run(preview, self.service.index, request.match_info["id"])
+        found = await self.service.worker.run(preview, self._opened(), request.match_info["id"])
         if found is None:
             return json_error(404, "no file has this id")
         shown_as = found if isinstance(found, tuple) else (found.path, found.entry, found.warned)
@@ -242,10 +252,10 @@ class Routes:
     # -- finding feeds: OPML, publications and authors, search ------------------------------
 
     async def _directory(self) -> tuple[list[TopicRow], list[TopicRow]]:
-        index = self.service.index
-        if index is None:
+        reader = self._reader()
+        if reader is None:
             raise ErrorAnswer(503, _STARTING, **{"Retry-After": "1"})
-        return await self.service.worker.run(lambda: (index.topics(PUBLICATION), index.topics(AUTHOR)))
+        return await self.service.worker.run(reader.directory)
 
     async def opml(self, request: web.Request) -> web.StreamResponse:
         publications, _ = await self._directory()
@@ -259,21 +269,15 @@ class Routes:
 
     async def search(self, request: web.Request) -> web.StreamResponse:
         q = request.query.get("q", "").strip() or None
-        results: list[Entry] = []
-        counts: dict[Lang | None, int] = {}  # per view language
-        index = self.service.index
-        if q is not None and index is not None:
+        found = Found((), {})  # counts per view language
+        reader = self._reader()
+        if q is not None and reader is not None:
             try:
                 match = await self.service.match(q)
             except QueryError as exc:
                 return json_error(400, str(exc))
-
-            def find() -> tuple[list[Entry], dict[Lang | None, int]]:
-                assert index is not None
-                found = list(index.page(BILINGUAL, HOME_ENTRIES, 0, None, match))
-                return found, {lang: index.total(lang, None, match) for lang in VIEW_LANGS}
-            results, counts = await self.service.worker.run(find)
-        body = search_page(self.publisher.meta, q, results, counts, self.base_url(request))
+            found = await self.service.worker.run(reader.search, match, HOME_ENTRIES)
+        body = search_page(self.publisher.meta, q, list(found.entries), found.counts, self.base_url(request))
         return _computed(request, body, "text/html; charset=utf-8", policy.page(self.settings))
 
     async def opensearch(self, request: web.Request) -> web.StreamResponse:

@@ -1,7 +1,8 @@
 """The newsroom's view of the folder: every file the service has seen, what became of it, and why.
 
-Read on the worker thread from the index; problems first (rejected, then published with
-warnings), then the latest published. Paged and filterable, so it stays small at 100k files.
+Read on the worker thread through the index's read facade (store.queries.Reader); problems first
+(rejected, then published with warnings), then the latest published. Paged and filterable, so it
+stays small at 100k files.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from feedsvc.documents.model import Reason, document_id
 from feedsvc.feeds import VIEWS
 from feedsvc.feeds.views import BILINGUAL, quote_id, utc
 from feedsvc.settings import NEWSROOM_PAGE_SIZE
-from feedsvc.store.index import Filed, Index
+from feedsvc.store.queries import Filed, Reader
 
 
 class State(enum.Enum):
@@ -58,11 +59,11 @@ def _published_json(filed: Filed, base_url: str) -> dict[str, object]:
             "missing": doc.missing(), "preview": f"{base_url}/preview/{quote_id(doc.id)}"}
 
 
-def status(index: Index, query: Query, base_url: str) -> dict[str, object]:
+def status(reader: Reader, query: Query, base_url: str) -> dict[str, object]:
     """One page of files, with counts (worker thread)."""
-    rejected = [(p, r) for p, r in index.summary.rejected if not query.q or query.q.lower() in shown(p).lower()]
-    _, warned_total = index.files(warned=True, q=query.q, limit=0, offset=0)
-    _, published_total = index.files(warned=None, q=query.q, limit=0, offset=0)
+    rejected = [(p, r) for p, r in reader.rejected() if not query.q or query.q.lower() in shown(p).lower()]
+    warned_total = reader.count_files(warned=True, q=query.q)
+    published_total = reader.count_files(warned=None, q=query.q)
     files: list[dict[str, object]] = []
     offset = (query.page - 1) * query.limit
     wanted = query.limit
@@ -73,7 +74,7 @@ def status(index: Index, query: Query, base_url: str) -> dict[str, object]:
         wanted -= len(chosen)
     if query.state in (None, State.WARNED, State.PUBLISHED) and wanted > 0:
         warned = True if query.state is State.WARNED else None
-        found, _ = index.files(warned=warned, q=query.q, limit=wanted, offset=offset)
+        found = reader.files(warned=warned, q=query.q, limit=wanted, offset=offset)
         files += [_published_json(f, base_url) for f in found]
     total = {None: len(rejected) + published_total, State.REJECTED: len(rejected),
              State.WARNED: warned_total, State.PUBLISHED: published_total}[query.state]
@@ -86,6 +87,6 @@ def status(index: Index, query: Query, base_url: str) -> dict[str, object]:
     return body
 
 
-def preview(index: Index, doc_id: str) -> Filed | tuple[str, Reason] | None:
+def preview(reader: Reader, doc_id: str) -> Filed | tuple[str, Reason] | None:
     """What /preview/{id} shows: the published document, or why its file is rejected (worker thread)."""
-    return index.find(doc_id)
+    return reader.find(doc_id)

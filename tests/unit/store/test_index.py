@@ -15,7 +15,8 @@ import pytest
 from feedsvc.documents.model import Bilingual, Document, Lang, Reason, ReasonKind, document_id
 from feedsvc.documents.publications import Topic
 from feedsvc.documents.words import query
-from feedsvc.store import index as index_module
+from feedsvc.store import db as db_module
+from feedsvc.store import writes as writes_module
 from feedsvc.store.index import NO_VERSIONS, SCHEMA_VERSION, FileState, Index, Row, Versions, ns_to_datetime
 
 SECOND = 1_000_000_000
@@ -65,7 +66,7 @@ def index(state_dir: Path) -> Iterator[Index]:
 @pytest.fixture
 def short_busy_wait(monkeypatch: pytest.MonkeyPatch) -> None:
     """SQLite waits 5 s for a lock by default; a held lock is a held lock after 50 ms too."""
-    assert index_module.sqlite3 is sqlite3  # type: ignore[attr-defined]
+    assert db_module.sqlite3 is sqlite3  # type: ignore[attr-defined]
     monkeypatch.setattr(sqlite3, "connect", functools.partial(sqlite3.connect, timeout=0.05))
 
 
@@ -226,7 +227,7 @@ def test_a_batch_larger_than_one_statement_is_written_whole(state_dir: Path) -> 
     """Each statement of a batch writes many rows at once, in statements of at most _MAX_ROWS: a
     batch of several (rows, their words and topics, touches, removals) loses none of them, and
     reads back the same after a reopen."""
-    many = index_module._MAX_ROWS * 2 + 7
+    many = writes_module._MAX_ROWS * 2 + 7
     rows = [dataclasses.replace(accepted(f"d{n:05}.txt", published_ns=BASE_NS + n * SECOND),
                                 words=f"alpha w{n}", topics=tuple(("author", f"a{k}", f"A {k}") for k in range(3)))
             for n in range(many)]
