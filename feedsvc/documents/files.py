@@ -14,6 +14,12 @@ from .parse import DEFAULT_MAX_BYTES, parse_document
 # The default of FEEDSVC_PATTERN; settings takes it from here.
 DEFAULT_PATTERN = "*.txt"
 
+# The editors' drafts folder: a folder of this name, at any depth under the seeds folder, is never
+# published (a desk's drafts sit beside its published folder, and moving a file out of its drafts
+# keeps the rest of its path, hence its id). `feedsvc check` still checks a file in it, named.
+DRAFTS = "_drafts"
+DRAFT_REASON = f"a draft (inside {DRAFTS}/): not published until it is moved out of {DRAFTS}/"
+
 _HIDDEN_EDITOR: tuple[tuple[Callable[[str], bool], str], ...] = (
     (lambda n: n.startswith(".~lock.") and n.endswith("#"), "LibreOffice lock file"),
     (lambda n: n.startswith("."), "hidden file"),
@@ -32,6 +38,8 @@ def classify(relpath: str, pattern: str = DEFAULT_PATTERN) -> str | None:
     for folder in parts[:-1]:
         if folder.startswith("."):
             return f"inside hidden folder {folder!r}"
+    if DRAFTS in parts[:-1]:
+        return DRAFT_REASON
     for test, reason in _HIDDEN_EDITOR:
         if test(name):
             return reason
@@ -39,6 +47,16 @@ def classify(relpath: str, pattern: str = DEFAULT_PATTERN) -> str | None:
     if not fnmatch.fnmatchcase(target, pattern):
         return f"name does not match {pattern!r}"
     return None
+
+
+def skipped_folder(name: str) -> bool:
+    """Whether a folder of this name is never walked for documents: hidden, or a drafts folder."""
+    return name.startswith(".") or name == DRAFTS
+
+
+def is_draft(path: str | os.PathLike[str]) -> bool:
+    """Whether a file at `path` (relative or absolute) sits in a drafts folder."""
+    return DRAFTS in pathlib.PurePath(path).parts[:-1]
 
 
 _CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)} | {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}

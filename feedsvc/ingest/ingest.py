@@ -17,7 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from feedsvc.documents.files import NOT_REGULAR, SYMLINK, classify, name_problem, read_bounded, shown
+from feedsvc.documents.files import (
+    NOT_REGULAR,
+    SYMLINK,
+    classify,
+    name_problem,
+    read_bounded,
+    shown,
+    skipped_folder,
+)
 from feedsvc.documents.model import Lang, Note, Reason, ReasonKind, Rejected
 from feedsvc.documents.parse import parse_document
 from feedsvc.documents.publications import topics_of
@@ -117,7 +125,7 @@ class Ingest:
                         except OSError:
                             continue  # gone between listing and stat
                         if stat.S_ISDIR(st.st_mode):
-                            if not item.name.startswith("."):
+                            if not skipped_folder(item.name):  # hidden, or drafts: never published
                                 stack.append((item.path, f"{prefix}{item.name}/"))
                         else:
                             yield prefix + item.name, Stat(st.st_mode, st.st_size, _ns(st.st_mtime_ns))
