@@ -90,7 +90,7 @@ class Pipeline:
     async def _ingest(self, batch: Batch) -> BatchOutcome:
         """Read, parse and index the batch on the worker thread; a failure is said, never raised."""
         losses = self.supervisor.losses
-        scan_started = time.monotonic()
+        scan_started = self.supervisor.clock()  # compared with the watcher's readings: its clock
         started = time.perf_counter()
         self.ingest.busy = self.supervisor.busy()
         try:

@@ -162,8 +162,9 @@ class Pinger:
     folder that the same observer watches (the same inotify descriptor, the same threads as the
     seeds folder's watch). An answer that does not come means the observer is stuck or far behind."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, clock: Callable[[], float] = time.monotonic) -> None:
         self.folder = folder
+        self._clock = clock  # the watcher's: `sent_at` is compared with its readings
         self._came = threading.Event()
         self._name = ""
         self.sent_at: float | None = None
@@ -176,7 +177,7 @@ class Pinger:
         """Write the next ping (blocking: a file write)."""
         previous, self._name = self._name, f"ping-{os.getpid()}-{time.monotonic_ns()}"
         self._came.clear()
-        self.sent_at = time.monotonic()
+        self.sent_at = self._clock()
         (self.folder / self._name).write_bytes(b"feedsvc watch ping\n")
         if previous:
             with contextlib.suppress(OSError):
@@ -191,7 +192,7 @@ class Pinger:
         """How long the last ping has waited, once that is longer than `timeout`."""
         if self.sent_at is None or self._came.is_set():
             return None
-        waited = time.monotonic() - self.sent_at
+        waited = self._clock() - self.sent_at
         return waited if waited > timeout else None
 
     def clean(self) -> None:

@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from feedsvc.ingest.ingest import BatchOutcome, RootUnavailable
@@ -66,8 +67,12 @@ def probe_root(root: Path) -> Identity:
 class Supervisor:
     """Owns the watcher; puts what it reports, and the rescans it decides, into `changes`."""
 
-    def __init__(self, settings: Settings, changes: Changes, metrics: Metrics) -> None:
+    def __init__(self, settings: Settings, changes: Changes, metrics: Metrics,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
+        # Every reading of the time is this clock's, the watcher's and a scan's start too (they are
+        # compared), so tests can drive the schedules; the waits themselves are the loop's.
+        self.clock = clock
         self._changes = changes
         self._metrics = metrics
         self._root_problem: str | None = None
@@ -93,7 +98,8 @@ class Supervisor:
         self.watcher = Watcher(settings.seeds, mode=settings.watch, debounce=settings.debounce,
                                poll_interval=settings.poll_interval, on_ready=self._watched,
                                on_event=self._count_event, on_lost=self._events_lost,
-                               probe=settings.state_dir / "watch-probe", loop=asyncio.get_running_loop())
+                               probe=settings.state_dir / "watch-probe", loop=asyncio.get_running_loop(),
+                               clock=clock)
 
     async def start(self) -> None:
         """Start watching, off the loop's thread: adding a watch per folder walks the whole tree."""
@@ -124,7 +130,7 @@ class Supervisor:
     def _watched(self, files: set[str], folders: set[str]) -> None:
         if folders:
             self._folders_changed = True  # new folders: does inotify watch them all?
-            self._folder_event_at = time.monotonic()
+            self._folder_event_at = self.clock()
         self._changes.put(files, folders)
 
     def _count_event(self, kind: str) -> None:
@@ -160,7 +166,7 @@ class Supervisor:
                          "(it was polling because %s)", was.text)
         finally:
             self._starting = False
-        self._started_at = time.monotonic()
+        self._started_at = self.clock()
         self._last_scan = None  # changes before this watcher are no measure of it
         self._folders_changed = False
         self._show_mode()
@@ -222,7 +228,7 @@ class Supervisor:
             log.exception("cannot switch to polling")
         finally:
             self._starting = self._switching = False
-        self._started_at = time.monotonic()
+        self._started_at = self.clock()
         self._last_scan = None
         self._show_mode()
         self._changes.put(rescan=True)  # what changed while switching
@@ -257,7 +263,7 @@ class Supervisor:
         """Once a second: is the folder there, is it the one being watched, is the watcher alive
         and complete? Repair what can be; rescan on schedule, and more often while watching is lost."""
         loop = asyncio.get_running_loop()
-        last_scan = time.monotonic()
+        last_scan = self.clock()
         while True:
             await asyncio.sleep(1.0)
             # Off the worker thread: the check must not wait behind a long batch.
@@ -274,7 +280,7 @@ class Supervisor:
                 self._out_of_fds("check", "cannot check the seeds folder")
                 continue
             self._fd_problems.pop("check", None)
-            now = time.monotonic()
+            now = self.clock()
             if not self._starting and (why := self._restart_reason(identity, now)) is not None:
                 log.warning("%s; starting a new watcher and rescanning", why)
                 self._switching = self.watcher.alive
@@ -284,7 +290,7 @@ class Supervisor:
                 finally:
                     self._switching = False
                 self._changes.put(rescan=True)
-                last_scan = time.monotonic()
+                last_scan = self.clock()
             elif self._root_problem is not None:
                 self._changes.put(rescan=True)
             elif self._folders_changed and not self._starting and now - self._folder_event_at >= _QUIET:
@@ -297,9 +303,9 @@ class Supervisor:
             if not self._starting and self.watcher.running and self.watcher.effective == "inotify":
                 await self._ping()
             interval = self.settings.rescan_interval
-            if interval and time.monotonic() - last_scan >= interval:
+            if interval and self.clock() - last_scan >= interval:
                 self._changes.put(rescan=True)
-                last_scan = time.monotonic()
+                last_scan = self.clock()
             self._show_mode()
 
     def _restart_reason(self, identity: Identity, now: float) -> str | None:

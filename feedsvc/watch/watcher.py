@@ -153,8 +153,11 @@ class Watcher:
     def __init__(self, root: Path, *, mode: Mode, debounce: float, poll_interval: float,
                  on_ready: Callable[[set[str], set[str]], None], on_event: Callable[[str], None] | None = None,
                  on_lost: Callable[[str], None] | None = None, probe: Path | None = None,
-                 loop: asyncio.AbstractEventLoop | None = None) -> None:
+                 loop: asyncio.AbstractEventLoop | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.root = root
+        # Every reading of the time (when events came, when a start began, when a ping went) is
+        # this clock's, so tests can drive them; the debounce timers wait on the loop's own clock.
+        self.clock = clock
         self.mode = mode
         self.debounce = debounce
         self.poll_interval = poll_interval
@@ -172,7 +175,7 @@ class Watcher:
         self._distrusted: Fallback | None = None
         # The root's identity when the running observer was started; None while none runs.
         self.identity: Identity | None = None
-        self.started_at = 0.0  # time.monotonic() when the running observer began to start
+        self.started_at = 0.0  # self.clock() when the running observer began to start
         # A folder was removed while some were unwatched: watches were freed, worth a retry.
         self.freed_watches = False
         self._writing: set[str] = set()
@@ -183,7 +186,7 @@ class Watcher:
         self._root_abs = os.path.abspath(root)
         # Folders a look found unwatched, by (st_dev, st_ino): unwatched at the next look too, they count.
         self._suspects: dict[tuple[int, int], str] = {}
-        # When each path last had an event (time.monotonic()), to tell a change a scan finds from one
+        # When each path last had an event (self.clock()), to tell a change a scan finds from one
         # the watcher reported; insertion-ordered, so the oldest go first.
         self._seen: dict[str, float] = {}
 
@@ -200,7 +203,7 @@ class Watcher:
         # The identity is taken before the watches: if the folder is replaced in between, the
         # next check sees a mismatch and starts again, instead of trusting a watch on the old one.
         st = os.stat(self.root)
-        started_at = time.monotonic()
+        started_at = self.clock()
         tracker = Tracker(self._lost_threadsafe)
         batcher = _Batcher(self)
         watch, fallback = None, self._distrusted
@@ -232,7 +235,7 @@ class Watcher:
         if place is not None:
             with contextlib.suppress(OSError):
                 (place / "ping").mkdir(exist_ok=True)
-                pinger = Pinger(place / "ping")
+                pinger = Pinger(place / "ping", self.clock)
         try:
             watch = start_watch(self.root, "inotify", batcher.deliver, tracker, poll_interval=self.poll_interval,
                                 event_filter=EVENTS, pinger=pinger)
@@ -286,7 +289,7 @@ class Watcher:
         if watch is None or watch.pinger is None or watch.pinger.waiting:
             return False
         sent = watch.pinger.sent_at
-        return sent is None or time.monotonic() - sent >= every
+        return sent is None or self.clock() - sent >= every
 
     def _coverage(self, watch: Watch) -> str | None:
         """Which folders inotify does not watch, and why, in one line; None when it watches all.
@@ -388,7 +391,7 @@ class Watcher:
     # -- changes a scan found that no event reported ---------------------------------------
 
     def missed(self, paths: Iterable[str], since: float) -> list[str]:
-        """Of the changed `paths` (relative), those with no event since `since` (time.monotonic()),
+        """Of the changed `paths` (relative), those with no event since `since` (self.clock()),
         neither for themselves nor for a folder above them (a folder moved in brings its files)."""
         seen = self._seen
         found = []
@@ -443,7 +446,7 @@ class Watcher:
         self._on_event(event.event_type)
         src = self._rel(event.src_path)
         dest = self._rel(event.dest_path) if event.dest_path else None
-        now = time.monotonic()
+        now = self.clock()
         for rel in (src, dest):
             if rel is not None:
                 self._remember(rel, now)
