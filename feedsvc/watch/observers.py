@@ -258,11 +258,16 @@ def start_watch(folder: Path, mode: str, deliver: Callable[[FileSystemEvent], No
     return Watch(observer, threads, inotify_fds() - before_fds if mode != "polling" else set(), pinger)
 
 
+class ProbeUnavailable(Exception):
+    """The self-test's folder cannot be watched or written: another folder may do."""
+
+
 def self_test(probe: Path, mode: str, *, timeout: float = 1.0) -> str | None:
     """Round-trip one event through a fresh observer of `mode` on the private folder `probe`.
 
-    None when the event came back; else why not, in the operator's words. Never run in the seeds
-    folder: editors' folders may be read-only, and a probe file there could be published.
+    None when the event came back; else why not, in the operator's words; ProbeUnavailable when
+    the folder itself is the trouble. Never run in the seeds folder: editors' folders may be
+    read-only, and a probe file there could be published.
     """
     came = threading.Event()
     name = f"probe-{os.getpid()}-{time.monotonic_ns()}"
@@ -275,7 +280,7 @@ def self_test(probe: Path, mode: str, *, timeout: float = 1.0) -> str | None:
         probe.mkdir(parents=True, exist_ok=True)
         watch = start_watch(probe, mode, deliver, Tracker(lambda: None), poll_interval=0.05, event_filter=None)
     except OSError as exc:
-        return f"the self-test could not watch {str(probe)!r}: {describe(exc)}"
+        raise ProbeUnavailable(f"the self-test could not watch {str(probe)!r}: {describe(exc)}") from None
     started = time.monotonic()
     try:
         (probe / name).write_bytes(b"feedsvc watch self-test\n")
@@ -284,7 +289,7 @@ def self_test(probe: Path, mode: str, *, timeout: float = 1.0) -> str | None:
         log.debug("watch self-test (%s): an event came back in %.1f ms", mode, (time.monotonic() - started) * 1e3)
         return None
     except OSError as exc:
-        return f"the self-test could not write in {str(probe)!r}: {exc.strerror or exc}"
+        raise ProbeUnavailable(f"the self-test could not write in {str(probe)!r}: {exc.strerror or exc}") from None
     finally:
         watch.stop()
         with contextlib.suppress(OSError):

@@ -34,6 +34,7 @@ from watchdog.events import (
 from feedsvc.watch.observers import (
     EventsLost,
     Pinger,
+    ProbeUnavailable,
     Tracker,
     Watch,
     describe,
@@ -257,14 +258,15 @@ class Watcher:
         may be read-only)."""
         places = [self.probe] if self.probe is not None else []
         places.append(Path(tempfile.gettempdir()) / f"feedsvc-watch-probe-{os.getuid()}")
-        problem = None
+        unavailable = ""
         for place in places:
-            problem = self_test(place, mode)
-            if problem is None:
-                return None, place
-            if "could not" not in problem:
-                break
-        return problem, None
+            try:
+                problem = self_test(place, mode)
+            except ProbeUnavailable as exc:
+                unavailable = str(exc)  # the next place, if any
+                continue
+            return (None, place) if problem is None else (problem, None)
+        return unavailable, None
 
     # -- pings through the running observer ------------------------------------------------
 
